@@ -1,0 +1,260 @@
+//! Durable storage: players, games, leaderboards and statistics.
+//!
+//! One [`Store`] trait with a PostgreSQL and a SQLite implementation, each with its own
+//! migrations. The engine is picked once at start-up from the URL scheme ([`connect`]).
+
+mod boards;
+mod error;
+mod observe;
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use humor_game::Difficulty;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub use boards::{boards_for, month_period, week_period, Board, BoardKind};
+pub use error::StoreError;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Sqlite => "sqlite",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Player {
+    pub id: Uuid,
+    pub username: String,
+    pub created_at_ms: i64,
+    pub last_played_at_ms: Option<i64>,
+    pub games_started: i64,
+    pub games_completed: i64,
+    pub total_score: i64,
+    pub best_score: i64,
+    pub best_time_ms: Option<i64>,
+    pub perfect_games: i64,
+}
+
+/// A game as it is recorded when dealt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGameRecord {
+    pub id: Uuid,
+    pub player_id: Uuid,
+    pub difficulty: Difficulty,
+    pub daily: Option<String>,
+    pub started_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalStatus {
+    Completed,
+    Expired,
+    Abandoned,
+}
+
+impl FinalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalStatus::Completed => "completed",
+            FinalStatus::Expired => "expired",
+            FinalStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A game's end, as recorded once (later attempts to record it again change nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedGame {
+    pub id: Uuid,
+    pub player_id: Uuid,
+    pub username: String,
+    pub difficulty: Difficulty,
+    pub daily: Option<String>,
+    pub status: FinalStatus,
+    pub score: i64,
+    pub moves: i64,
+    pub misses: i64,
+    pub pairs_found: i64,
+    pub time_ms: i64,
+    pub finished_at_ms: i64,
+    /// The result document returned by `complete` (JSON), for completed games.
+    pub result: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GameRecord {
+    pub id: Uuid,
+    pub player_id: Uuid,
+    pub username: String,
+    pub difficulty: String,
+    pub daily: Option<String>,
+    pub status: String,
+    pub score: i64,
+    pub moves: i64,
+    pub misses: i64,
+    pub pairs_found: i64,
+    pub time_ms: i64,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub result: Option<String>,
+}
+
+/// One row of a leaderboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardRow {
+    pub rank: i64,
+    pub player_id: Uuid,
+    pub username: String,
+    pub difficulty: String,
+    pub best_score: i64,
+    pub best_time_ms: i64,
+    pub best_completed_at_ms: i64,
+    pub games_completed: i64,
+    pub total_score: i64,
+    pub last_completed_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DifficultyStats {
+    pub difficulty: String,
+    pub games_started: i64,
+    pub games_completed: i64,
+    pub games_expired: i64,
+    pub games_abandoned: i64,
+    pub total_score: i64,
+    pub max_score: i64,
+    pub total_time_ms: i64,
+}
+
+/// A completed game, for the recent and top score lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreRow {
+    pub username: String,
+    pub difficulty: String,
+    pub daily: Option<String>,
+    pub score: i64,
+    pub time_ms: i64,
+    pub completed_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalStats {
+    pub players: i64,
+    pub by_difficulty: Vec<DifficultyStats>,
+    pub highest: Option<ScoreRow>,
+    pub fastest: Option<ScoreRow>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn engine(&self) -> Engine;
+
+    /// Applies pending migrations; safe when several replicas start at once.
+    async fn migrate(&self) -> Result<()>;
+
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Returns the stored value of `key`, storing `init` first if there is none (first writer wins).
+    async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String>;
+
+    /// Claims `username` for a new player, or returns the existing owner. The bool is true when
+    /// this call created the player.
+    async fn claim_player(&self, username: &str, now_ms: i64) -> Result<(Player, bool)>;
+
+    /// The player owning `username` (case-insensitive).
+    async fn player_by_name(&self, username: &str) -> Result<Option<Player>>;
+
+    async fn player_by_id(&self, id: Uuid) -> Result<Option<Player>>;
+
+    /// Records a newly dealt game. A second daily challenge for the same player and day is
+    /// [`StoreError::Conflict`].
+    async fn insert_game(&self, game: &NewGameRecord) -> Result<()>;
+
+    /// Records the end of a game and, for a completed game, its statistics and leaderboard
+    /// entries, in one transaction (durable when this returns). Returns false when the game had
+    /// already ended (nothing changes then).
+    async fn finish_game(&self, game: &FinishedGame) -> Result<bool>;
+
+    async fn game(&self, id: Uuid) -> Result<Option<GameRecord>>;
+
+    /// Whether the player already started the daily challenge of `date`.
+    async fn daily_started(&self, player_id: Uuid, date: &str) -> Result<bool>;
+
+    /// The top `limit` rows of a board, best first.
+    async fn leaderboard(&self, board: &Board, limit: i64) -> Result<Vec<BoardRow>>;
+
+    /// The rows ranked `from..=to` (1-based).
+    async fn leaderboard_range(&self, board: &Board, from: i64, to: i64) -> Result<Vec<BoardRow>>;
+
+    /// How many players have a row on the board.
+    async fn board_size(&self, board: &Board) -> Result<i64>;
+
+    /// The player's row on the board, with its rank.
+    async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<BoardRow>>;
+
+    async fn stats(&self) -> Result<GlobalStats>;
+
+    /// A player's games, newest first, and how many there are.
+    async fn history(
+        &self,
+        player_id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<GameRecord>, i64)>;
+
+    async fn recent_scores(&self, limit: i64) -> Result<Vec<ScoreRow>>;
+
+    async fn top_scores(&self, limit: i64) -> Result<Vec<ScoreRow>>;
+
+    /// Closes the pool (graceful shutdown).
+    async fn close(&self);
+}
+
+/// Pool and timeout settings shared by both engines.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the store reports itself unavailable.
+    pub acquire_timeout: Duration,
+    /// Upper bound for a single statement (PostgreSQL `statement_timeout`).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the store the URL names: `postgres://…`/`postgresql://…` or `sqlite://<path>`.
+/// The pool connects lazily, so this succeeds while the database is down.
+pub fn connect(url: &str, options: &PoolOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect_lazy(url, options)?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Arc::new(sqlite::SqliteStore::open(path, options)?))
+    } else {
+        Err(StoreError::Config(
+            "database URL must start with postgres://, postgresql:// or sqlite://".into(),
+        ))
+    }
+}

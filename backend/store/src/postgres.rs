@@ -1,0 +1,563 @@
+//! The PostgreSQL engine (production: several replicas share one database).
+
+use crate::observe::observe;
+use crate::{
+    boards_for, Board, BoardRow, DifficultyStats, Engine, FinalStatus, FinishedGame, GameRecord,
+    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, Store, StoreError,
+};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Row, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+macro_rules! player_columns {
+    () => {
+        "id, username, created_at_ms, last_played_at_ms, games_started, games_completed, total_score, \
+         best_score::BIGINT AS best_score, best_time_ms, perfect_games"
+    };
+}
+
+macro_rules! game_columns {
+    () => {
+        "g.id, g.player_id, p.username, g.difficulty, g.daily_date, g.status, g.score::BIGINT AS score, \
+         g.moves::BIGINT AS moves, g.misses::BIGINT AS misses, g.pairs_found::BIGINT AS pairs_found, \
+         g.time_ms, g.started_at_ms, g.finished_at_ms, g.result"
+    };
+}
+
+macro_rules! board_columns {
+    () => {
+        "player_id, username, difficulty, best_score::BIGINT AS best_score, best_time_ms, \
+         best_completed_at_ms, games_completed, total_score, last_completed_at_ms"
+    };
+}
+
+/// Ranking order of a board: best score, then lower time, then earlier completion.
+macro_rules! board_order {
+    () => {
+        "best_score DESC, best_time_ms ASC, best_completed_at_ms ASC, player_id ASC"
+    };
+}
+
+const UPSERT_ENTRY: &str = "INSERT INTO leaderboard_entries AS e (board, player_id, username, difficulty, \
+       best_score, best_time_ms, best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $5, $7) \
+     ON CONFLICT (board, player_id) DO UPDATE SET \
+       username = EXCLUDED.username, \
+       games_completed = e.games_completed + 1, \
+       total_score = e.total_score + EXCLUDED.total_score, \
+       last_completed_at_ms = GREATEST(e.last_completed_at_ms, EXCLUDED.last_completed_at_ms), \
+       difficulty = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.difficulty ELSE e.difficulty END, \
+       best_completed_at_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_completed_at_ms ELSE e.best_completed_at_ms END, \
+       best_time_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_time_ms ELSE e.best_time_ms END, \
+       best_score = GREATEST(e.best_score, EXCLUDED.best_score) \
+     RETURNING (xmax = 0) AS inserted";
+
+impl PgStore {
+    /// A pool that connects on first use, so start-up succeeds while the database is down.
+    pub fn connect_lazy(url: &str, options: &PoolOptions) -> Result<PgStore> {
+        let statement_timeout = options.statement_timeout.as_millis().to_string();
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("humor-memory-game")
+            .options([("statement_timeout", statement_timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .min_connections(0)
+            .acquire_timeout(options.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            // A ping per checkout would double the round trips; a broken connection surfaces as
+            // an error once and is then discarded by the pool.
+            .test_before_acquire(false)
+            .connect_lazy_with(connect);
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn player(row: &PgRow) -> Result<Player> {
+    Ok(Player {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        last_played_at_ms: row.try_get("last_played_at_ms")?,
+        games_started: row.try_get("games_started")?,
+        games_completed: row.try_get("games_completed")?,
+        total_score: row.try_get("total_score")?,
+        best_score: row.try_get("best_score")?,
+        best_time_ms: row.try_get("best_time_ms")?,
+        perfect_games: row.try_get("perfect_games")?,
+    })
+}
+
+fn game(row: &PgRow) -> Result<GameRecord> {
+    Ok(GameRecord {
+        id: row.try_get("id")?,
+        player_id: row.try_get("player_id")?,
+        username: row.try_get("username")?,
+        difficulty: row.try_get("difficulty")?,
+        daily: row.try_get("daily_date")?,
+        status: row.try_get("status")?,
+        score: row.try_get("score")?,
+        moves: row.try_get("moves")?,
+        misses: row.try_get("misses")?,
+        pairs_found: row.try_get("pairs_found")?,
+        time_ms: row.try_get("time_ms")?,
+        started_at_ms: row.try_get("started_at_ms")?,
+        finished_at_ms: row.try_get("finished_at_ms")?,
+        result: row.try_get("result")?,
+    })
+}
+
+fn board_row(row: &PgRow, rank: i64) -> Result<BoardRow> {
+    Ok(BoardRow {
+        rank,
+        player_id: row.try_get("player_id")?,
+        username: row.try_get("username")?,
+        difficulty: row.try_get("difficulty")?,
+        best_score: row.try_get("best_score")?,
+        best_time_ms: row.try_get("best_time_ms")?,
+        best_completed_at_ms: row.try_get("best_completed_at_ms")?,
+        games_completed: row.try_get("games_completed")?,
+        total_score: row.try_get("total_score")?,
+        last_completed_at_ms: row.try_get("last_completed_at_ms")?,
+    })
+}
+
+fn score_row(row: &PgRow) -> Result<ScoreRow> {
+    Ok(ScoreRow {
+        username: row.try_get("username")?,
+        difficulty: row.try_get("difficulty")?,
+        daily: row.try_get("daily_date")?,
+        score: row.try_get("score")?,
+        time_ms: row.try_get("time_ms")?,
+        completed_at_ms: row.try_get("finished_at_ms")?,
+    })
+}
+
+async fn record_completion(
+    tx: &mut Transaction<'_, sqlx::Postgres>,
+    g: &FinishedGame,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE players SET games_completed = games_completed + 1, total_score = total_score + $2, \
+           best_score = GREATEST(best_score, $2::INTEGER), \
+           best_time_ms = LEAST(COALESCE(best_time_ms, $3), $3), \
+           perfect_games = perfect_games + $4, last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $5), $5) \
+         WHERE id = $1",
+    )
+    .bind(g.player_id)
+    .bind(g.score)
+    .bind(g.time_ms)
+    .bind(i64::from(g.misses == 0))
+    .bind(g.finished_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE difficulty_stats SET games_completed = games_completed + 1, total_score = total_score + $2, \
+           max_score = GREATEST(max_score, $2::INTEGER), total_time_ms = total_time_ms + $3 \
+         WHERE difficulty = $1",
+    )
+    .bind(g.difficulty.as_str())
+    .bind(g.score)
+    .bind(g.time_ms)
+    .execute(&mut **tx)
+    .await?;
+    for board in boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms) {
+        let key = board.key();
+        let inserted: bool = sqlx::query(UPSERT_ENTRY)
+            .bind(&key)
+            .bind(g.player_id)
+            .bind(&g.username)
+            .bind(g.difficulty.as_str())
+            .bind(g.score as i32)
+            .bind(g.time_ms)
+            .bind(g.finished_at_ms)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("inserted")?;
+        if inserted {
+            sqlx::query(
+                "INSERT INTO leaderboard_sizes (board, players) VALUES ($1, 1) \
+                 ON CONFLICT (board) DO UPDATE SET players = leaderboard_sizes.players + 1",
+            )
+            .bind(&key)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        // The migrator takes an advisory lock, so replicas starting together apply each migration
+        // once; an older binary ignores migrations it does not know (expand/contract rollbacks).
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.set_ignore_missing(true);
+        observe("migrate", async { Ok(migrator.run(&self.pool).await?) }).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        observe("ping", async {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String> {
+        observe("setting", async {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                .bind(key)
+                .bind(init)
+                .execute(&self.pool)
+                .await?;
+            Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?)
+        })
+        .await
+    }
+
+    async fn claim_player(&self, username: &str, now_ms: i64) -> Result<(Player, bool)> {
+        observe("claim_player", async {
+            let mut tx = self.pool.begin().await?;
+            let created = sqlx::query(concat!("INSERT INTO players (id, username, username_key, created_at_ms) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (username_key) DO NOTHING RETURNING ", player_columns!()))
+            .bind(Uuid::new_v4())
+            .bind(username)
+            .bind(username.to_ascii_lowercase())
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let out = match created {
+                Some(row) => {
+                    sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'players'")
+                        .execute(&mut *tx)
+                        .await?;
+                    (player(&row)?, true)
+                }
+                None => {
+                    let row = sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE username_key = $1"))
+                    .bind(username.to_ascii_lowercase())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (player(&row)?, false)
+                }
+            };
+            tx.commit().await?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn player_by_name(&self, username: &str) -> Result<Option<Player>> {
+        observe("player_by_name", async {
+            sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE username_key = $1"))
+                .bind(username.to_ascii_lowercase())
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(player)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn player_by_id(&self, id: Uuid) -> Result<Option<Player>> {
+        observe("player_by_id", async {
+            sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(player)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn insert_game(&self, g: &NewGameRecord) -> Result<()> {
+        observe("insert_game", async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
+                 VALUES ($1, $2, $3, $4, 'active', $5)",
+            )
+            .bind(g.id)
+            .bind(g.player_id)
+            .bind(g.difficulty.as_str())
+            .bind(&g.daily)
+            .bind(g.started_at_ms)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE players SET games_started = games_started + 1, \
+                   last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $2), $2) WHERE id = $1",
+            )
+            .bind(g.player_id)
+            .bind(g.started_at_ms)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE difficulty_stats SET games_started = games_started + 1 WHERE difficulty = $1")
+                .bind(g.difficulty.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn finish_game(&self, g: &FinishedGame) -> Result<bool> {
+        observe("finish_game", async {
+            let mut tx = self.pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE games SET status = $2, score = $3, moves = $4, misses = $5, pairs_found = $6, \
+                   time_ms = $7, finished_at_ms = $8, result = $9 \
+                 WHERE id = $1 AND status = 'active'",
+            )
+            .bind(g.id)
+            .bind(g.status.as_str())
+            .bind(g.score as i32)
+            .bind(g.moves as i32)
+            .bind(g.misses as i32)
+            .bind(g.pairs_found as i32)
+            .bind(g.time_ms)
+            .bind(g.finished_at_ms)
+            .bind(&g.result)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            match g.status {
+                FinalStatus::Completed => record_completion(&mut tx, g).await?,
+                FinalStatus::Expired | FinalStatus::Abandoned => {
+                    let sql = if g.status == FinalStatus::Expired {
+                        "UPDATE difficulty_stats SET games_expired = games_expired + 1 WHERE difficulty = $1"
+                    } else {
+                        "UPDATE difficulty_stats SET games_abandoned = games_abandoned + 1 WHERE difficulty = $1"
+                    };
+                    sqlx::query(sql)
+                    .bind(g.difficulty.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn game(&self, id: Uuid) -> Result<Option<GameRecord>> {
+        observe("game", async {
+            sqlx::query(concat!("SELECT ", game_columns!(), " FROM games g JOIN players p ON p.id = g.player_id WHERE g.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(game)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn daily_started(&self, player_id: Uuid, date: &str) -> Result<bool> {
+        observe("daily_started", async {
+            Ok(sqlx::query("SELECT 1 FROM games WHERE player_id = $1 AND daily_date = $2")
+                .bind(player_id)
+                .bind(date)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some())
+        })
+        .await
+    }
+
+    async fn leaderboard(&self, board: &Board, limit: i64) -> Result<Vec<BoardRow>> {
+        self.leaderboard_range(board, 1, limit).await
+    }
+
+    async fn leaderboard_range(&self, board: &Board, from: i64, to: i64) -> Result<Vec<BoardRow>> {
+        observe("leaderboard", async {
+            let from = from.max(1);
+            let rows = sqlx::query(concat!("SELECT ", board_columns!(), " FROM leaderboard_entries WHERE board = $1 \
+                 ORDER BY ", board_order!(), " LIMIT $2 OFFSET $3"))
+            .bind(board.key())
+            .bind((to - from + 1).max(0))
+            .bind(from - 1)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| board_row(r, from + i as i64))
+                .collect()
+        })
+        .await
+    }
+
+    async fn board_size(&self, board: &Board) -> Result<i64> {
+        observe("board_size", async {
+            Ok(sqlx::query_scalar("SELECT players FROM leaderboard_sizes WHERE board = $1")
+                .bind(board.key())
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<BoardRow>> {
+        observe("rank", async {
+            let key = board.key();
+            let Some(row) = sqlx::query(concat!("SELECT ", board_columns!(), " FROM leaderboard_entries WHERE board = $1 AND player_id = $2"))
+            .bind(&key)
+            .bind(player_id)
+            .fetch_optional(&self.pool)
+            .await?
+            else {
+                return Ok(None);
+            };
+            let mine = board_row(&row, 0)?;
+            let ahead: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM leaderboard_entries WHERE board = $1 AND \
+                   (best_score > $2 OR (best_score = $2 AND (best_time_ms < $3 OR (best_time_ms = $3 AND \
+                   (best_completed_at_ms < $4 OR (best_completed_at_ms = $4 AND player_id < $5))))))",
+            )
+            .bind(&key)
+            .bind(mine.best_score as i32)
+            .bind(mine.best_time_ms)
+            .bind(mine.best_completed_at_ms)
+            .bind(player_id)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(Some(BoardRow {
+                rank: ahead + 1,
+                ..mine
+            }))
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<GlobalStats> {
+        observe("stats", async {
+            let players: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'players'")
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0);
+            let rows = sqlx::query(
+                "SELECT difficulty, games_started, games_completed, games_expired, games_abandoned, \
+                   total_score, max_score::BIGINT AS max_score, total_time_ms FROM difficulty_stats",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            let mut by_difficulty = Vec::with_capacity(rows.len());
+            for r in &rows {
+                by_difficulty.push(DifficultyStats {
+                    difficulty: r.try_get("difficulty")?,
+                    games_started: r.try_get("games_started")?,
+                    games_completed: r.try_get("games_completed")?,
+                    games_expired: r.try_get("games_expired")?,
+                    games_abandoned: r.try_get("games_abandoned")?,
+                    total_score: r.try_get("total_score")?,
+                    max_score: r.try_get("max_score")?,
+                    total_time_ms: r.try_get("total_time_ms")?,
+                });
+            }
+            let highest = self.top_scores(1).await?.into_iter().next();
+            let fastest = sqlx::query(
+                "SELECT p.username, g.difficulty, g.daily_date, g.score::BIGINT AS score, g.time_ms, g.finished_at_ms \
+                 FROM games g JOIN players p ON p.id = g.player_id WHERE g.status = 'completed' \
+                 ORDER BY g.time_ms ASC, g.finished_at_ms ASC LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(score_row)
+            .transpose()?;
+            Ok(GlobalStats {
+                players,
+                by_difficulty,
+                highest,
+                fastest,
+            })
+        })
+        .await
+    }
+
+    async fn history(&self, player_id: Uuid, limit: i64, offset: i64) -> Result<(Vec<GameRecord>, i64)> {
+        observe("history", async {
+            let rows = sqlx::query(concat!("SELECT ", game_columns!(), " FROM games g JOIN players p ON p.id = g.player_id \
+                 WHERE g.player_id = $1 ORDER BY g.started_at_ms DESC, g.id LIMIT $2 OFFSET $3"))
+            .bind(player_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM games WHERE player_id = $1")
+                .bind(player_id)
+                .fetch_one(&self.pool)
+                .await?;
+            Ok((rows.iter().map(game).collect::<Result<Vec<_>>>()?, total))
+        })
+        .await
+    }
+
+    async fn recent_scores(&self, limit: i64) -> Result<Vec<ScoreRow>> {
+        observe("recent_scores", async {
+            sqlx::query(
+                "SELECT p.username, g.difficulty, g.daily_date, g.score::BIGINT AS score, g.time_ms, g.finished_at_ms \
+                 FROM games g JOIN players p ON p.id = g.player_id WHERE g.status = 'completed' \
+                 ORDER BY g.finished_at_ms DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(score_row)
+            .collect()
+        })
+        .await
+    }
+
+    async fn top_scores(&self, limit: i64) -> Result<Vec<ScoreRow>> {
+        observe("top_scores", async {
+            sqlx::query(
+                "SELECT p.username, g.difficulty, g.daily_date, g.score::BIGINT AS score, g.time_ms, g.finished_at_ms \
+                 FROM games g JOIN players p ON p.id = g.player_id WHERE g.status = 'completed' \
+                 ORDER BY g.score DESC, g.time_ms ASC, g.finished_at_ms ASC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(score_row)
+            .collect()
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

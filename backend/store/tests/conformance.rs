@@ -1,0 +1,353 @@
+//! One suite, every engine: each test runs against SQLite (a fresh temp file) and, when
+//! `TEST_DATABASE_URL` is set, against a fresh PostgreSQL database created for the test.
+//! With `REQUIRE_SERVICES=1` a missing `TEST_DATABASE_URL` is a failure, not a skip.
+
+use humor_game::Difficulty;
+use humor_store::{
+    connect, Board, BoardKind, FinalStatus, FinishedGame, NewGameRecord, PoolOptions, Store,
+    StoreError,
+};
+use sqlx::Connection;
+use std::future::Future;
+use std::sync::Arc;
+use uuid::Uuid;
+
+const T0: i64 = 1_795_687_200_000; // 2026-11-26T10:00:00Z
+
+struct Engine {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    pg_cleanup: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Engine {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("test.sqlite");
+    let store = connect(&format!("sqlite://{}", path.display()), &PoolOptions::default())
+        .expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    Engine {
+        name: "sqlite",
+        store,
+        pg_cleanup: None,
+        _dir: Some(dir),
+    }
+}
+
+fn require_services() -> bool {
+    std::env::var("REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// A fresh database on the server `TEST_DATABASE_URL` points at.
+async fn postgres() -> Option<Engine> {
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        assert!(!require_services(), "REQUIRE_SERVICES=1 but TEST_DATABASE_URL is not set");
+        return None;
+    };
+    let name = format!("hmg_store_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let url = replace_db(&admin_url, &name);
+    let store = connect(&url, &PoolOptions::default()).expect("open postgres");
+    store.migrate().await.expect("migrate postgres");
+    Some(Engine {
+        name: "postgres",
+        store,
+        pg_cleanup: Some((admin_url, name)),
+        _dir: None,
+    })
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    match base[scheme_end..].find('/') {
+        Some(i) => format!("{}/{db}{query}", &base[..scheme_end + i]),
+        None => format!("{base}/{db}{query}"),
+    }
+}
+
+async fn drop_engine(e: Engine) {
+    e.store.close().await;
+    if let Some((admin_url, name)) = e.pg_cleanup {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+}
+
+async fn each_engine<F, Fut>(test: F)
+where
+    F: Fn(&'static str, Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut engines = vec![sqlite().await];
+    engines.extend(postgres().await);
+    for e in engines {
+        test(e.name, e.store.clone()).await;
+        drop_engine(e).await;
+    }
+}
+
+fn board(kind: BoardKind, difficulty: Option<Difficulty>) -> Board {
+    Board { kind, difficulty }
+}
+
+async fn new_game(store: &Arc<dyn Store>, player: Uuid, difficulty: Difficulty, daily: Option<&str>, at: i64) -> Uuid {
+    let id = Uuid::new_v4();
+    store
+        .insert_game(&NewGameRecord {
+            id,
+            player_id: player,
+            difficulty,
+            daily: daily.map(String::from),
+            started_at_ms: at,
+        })
+        .await
+        .expect("insert game");
+    id
+}
+
+fn finished(id: Uuid, player: Uuid, name: &str, d: Difficulty, score: i64, time_ms: i64, at: i64) -> FinishedGame {
+    FinishedGame {
+        id,
+        player_id: player,
+        username: name.into(),
+        difficulty: d,
+        daily: None,
+        status: FinalStatus::Completed,
+        score,
+        moves: 10,
+        misses: 2,
+        pairs_found: 8,
+        time_ms,
+        finished_at_ms: at,
+        result: Some(format!("{{\"finalScore\":{score}}}")),
+    }
+}
+
+async fn play(store: &Arc<dyn Store>, name: &str, d: Difficulty, score: i64, time_ms: i64, at: i64) -> Uuid {
+    let (p, _) = store.claim_player(name, at).await.expect("claim");
+    let id = new_game(store, p.id, d, None, at - time_ms).await;
+    assert!(store.finish_game(&finished(id, p.id, &p.username, d, score, time_ms, at)).await.expect("finish"));
+    id
+}
+
+#[tokio::test]
+async fn migrating_twice_changes_nothing() {
+    each_engine(|name, store| async move {
+        store.migrate().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        store.ping().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_first_stored_setting_wins() {
+    each_engine(|name, store| async move {
+        assert_eq!(store.setting_get_or_init("k", "one").await.expect("init"), "one", "{name}");
+        assert_eq!(store.setting_get_or_init("k", "two").await.expect("get"), "one", "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_username_is_claimed_once_case_insensitively() {
+    each_engine(|name, store| async move {
+        let (a, created) = store.claim_player("Alice", T0).await.expect("claim");
+        assert!(created, "{name}");
+        assert_eq!(a.username, "Alice");
+        let (b, created) = store.claim_player("ALICE", T0 + 1).await.expect("claim again");
+        assert!(!created, "{name}");
+        assert_eq!(a.id, b.id);
+        assert_eq!(store.player_by_name("alice").await.expect("find").map(|p| p.id), Some(a.id));
+        assert_eq!(store.player_by_id(a.id).await.expect("find").map(|p| p.username), Some("Alice".into()));
+        assert!(store.player_by_name("bob").await.expect("find").is_none());
+        assert_eq!(store.stats().await.expect("stats").players, 1, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_claims_of_one_name_create_one_player() {
+    each_engine(|name, store| async move {
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { s.claim_player("racer", T0 + i).await }));
+        }
+        let mut ids = Vec::new();
+        let mut created = 0;
+        for t in tasks {
+            let (p, c) = t.await.expect("join").expect("claim");
+            ids.push(p.id);
+            created += usize::from(c);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "{name}");
+        assert_eq!(created, 1, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
+    each_engine(|name, store| async move {
+        let (p, _) = store.claim_player("daily", T0).await.expect("claim");
+        assert!(!store.daily_started(p.id, "2026-11-26").await.expect("check"));
+        new_game(&store, p.id, Difficulty::Medium, Some("2026-11-26"), T0).await;
+        assert!(store.daily_started(p.id, "2026-11-26").await.expect("check"), "{name}");
+        let again = store
+            .insert_game(&NewGameRecord {
+                id: Uuid::new_v4(),
+                player_id: p.id,
+                difficulty: Difficulty::Medium,
+                daily: Some("2026-11-26".into()),
+                started_at_ms: T0 + 5,
+            })
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{name}: {again:?}");
+        new_game(&store, p.id, Difficulty::Medium, Some("2026-11-27"), T0 + 86_400_000).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn finishing_a_game_is_recorded_once() {
+    each_engine(|name, store| async move {
+        let (p, _) = store.claim_player("once", T0).await.expect("claim");
+        let id = new_game(&store, p.id, Difficulty::Easy, None, T0).await;
+        let g = finished(id, p.id, "once", Difficulty::Easy, 200, 60_000, T0 + 60_000);
+        assert!(store.finish_game(&g).await.expect("finish"), "{name}");
+        let again = FinishedGame { score: 999, ..g.clone() };
+        assert!(!store.finish_game(&again).await.expect("finish again"), "{name}");
+        let rec = store.game(id).await.expect("game").expect("exists");
+        assert_eq!((rec.status.as_str(), rec.score, rec.time_ms), ("completed", 200, 60_000));
+        assert_eq!(rec.result.as_deref(), Some("{\"finalScore\":200}"));
+        let player = store.player_by_id(p.id).await.expect("player").expect("exists");
+        assert_eq!((player.games_started, player.games_completed, player.total_score, player.best_score), (1, 1, 200, 200));
+        let all = board(BoardKind::All, Some(Difficulty::Easy));
+        assert_eq!(store.board_size(&all).await.expect("size"), 1, "{name}");
+        let rows = store.leaderboard(&all, 10).await.expect("board");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].best_score, rows[0].games_completed), (200, 1), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn boards_rank_by_best_score_then_time_then_completion() {
+    each_engine(|name, store| async move {
+        play(&store, "slow", Difficulty::Easy, 250, 90_000, T0 + 10).await;
+        play(&store, "fast", Difficulty::Easy, 250, 60_000, T0 + 20).await;
+        play(&store, "late", Difficulty::Easy, 250, 60_000, T0 + 30).await;
+        play(&store, "top", Difficulty::Easy, 300, 120_000, T0 + 40).await;
+        play(&store, "low", Difficulty::Easy, 100, 30_000, T0 + 50).await;
+        // A worse game later does not replace a player's best, but counts as played.
+        play(&store, "top", Difficulty::Easy, 10, 10_000, T0 + 60).await;
+        let all = board(BoardKind::All, Some(Difficulty::Easy));
+        let rows = store.leaderboard(&all, 10).await.expect("board");
+        let order: Vec<(&str, i64)> = rows.iter().map(|r| (r.username.as_str(), r.rank)).collect();
+        assert_eq!(order, vec![("top", 1), ("fast", 2), ("late", 3), ("slow", 4), ("low", 5)], "{name}");
+        assert_eq!((rows[0].best_score, rows[0].games_completed, rows[0].total_score), (300, 2, 310));
+        assert_eq!(store.board_size(&all).await.expect("size"), 5);
+        let (late, _) = store.claim_player("late", T0).await.expect("player");
+        let r = store.rank(&all, late.id).await.expect("rank").expect("ranked");
+        assert_eq!(r.rank, 3, "{name}");
+        let around = store.leaderboard_range(&all, 2, 4).await.expect("range");
+        assert_eq!(around.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(around[1].username, "late");
+        // Overall, week and month boards include the same games; other difficulties do not.
+        for b in [
+            board(BoardKind::All, None),
+            board(BoardKind::Week("2026-W48".into()), Some(Difficulty::Easy)),
+            board(BoardKind::Month("2026-11".into()), None),
+        ] {
+            assert_eq!(store.board_size(&b).await.expect("size"), 5, "{name} {}", b.key());
+        }
+        assert_eq!(store.board_size(&board(BoardKind::All, Some(Difficulty::Hard))).await.expect("size"), 0);
+        assert_eq!(store.board_size(&board(BoardKind::Week("2026-W47".into()), None)).await.expect("size"), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn expired_and_abandoned_games_are_counted_but_never_ranked() {
+    each_engine(|name, store| async move {
+        let (p, _) = store.claim_player("quitter", T0).await.expect("claim");
+        for status in [FinalStatus::Expired, FinalStatus::Abandoned] {
+            let id = new_game(&store, p.id, Difficulty::Hard, None, T0).await;
+            let g = FinishedGame { status, result: None, ..finished(id, p.id, "quitter", Difficulty::Hard, 0, 600_000, T0 + 600_000) };
+            assert!(store.finish_game(&g).await.expect("finish"));
+        }
+        assert!(store.rank(&board(BoardKind::All, None), p.id).await.expect("rank").is_none(), "{name}");
+        let stats = store.stats().await.expect("stats");
+        let hard = stats.by_difficulty.iter().find(|d| d.difficulty == "hard").expect("hard");
+        assert_eq!((hard.games_started, hard.games_completed, hard.games_expired, hard.games_abandoned), (2, 0, 1, 1), "{name}");
+        assert!(stats.highest.is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn history_is_paginated_newest_first_and_scores_list_completions() {
+    each_engine(|name, store| async move {
+        for i in 0..5 {
+            play(&store, "hist", Difficulty::Medium, 100 + i, 50_000, T0 + i * 1000).await;
+        }
+        play(&store, "other", Difficulty::Expert, 900, 400_000, T0 + 10_000).await;
+        let (p, _) = store.claim_player("hist", T0).await.expect("player");
+        let (page, total) = store.history(p.id, 2, 1).await.expect("history");
+        assert_eq!(total, 5, "{name}");
+        assert_eq!(page.iter().map(|g| g.score).collect::<Vec<_>>(), vec![103, 102]);
+        assert!(page.iter().all(|g| g.username == "hist"));
+        let recent = store.recent_scores(3).await.expect("recent");
+        assert_eq!(recent.iter().map(|s| s.score).collect::<Vec<_>>(), vec![900, 104, 103], "{name}");
+        let top = store.top_scores(2).await.expect("top");
+        assert_eq!(top.iter().map(|s| (s.username.as_str(), s.score)).collect::<Vec<_>>(), vec![("other", 900), ("hist", 104)]);
+        let stats = store.stats().await.expect("stats");
+        assert_eq!(stats.highest.map(|s| s.score), Some(900));
+        assert_eq!(stats.fastest.map(|s| s.time_ms), Some(50_000));
+        assert_eq!(stats.players, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_completions_of_one_player_keep_the_board_consistent() {
+    each_engine(|name, store| async move {
+        let (p, _) = store.claim_player("burst", T0).await.expect("claim");
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let s = store.clone();
+            let id = new_game(&store, p.id, Difficulty::Easy, None, T0).await;
+            tasks.push(tokio::spawn(async move {
+                s.finish_game(&finished(id, p.id, "burst", Difficulty::Easy, 100 + i, 60_000, T0 + 100 + i)).await
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.expect("join").expect("finish"), "{name}");
+        }
+        let b = board(BoardKind::All, Some(Difficulty::Easy));
+        assert_eq!(store.board_size(&b).await.expect("size"), 1, "{name}");
+        let rows = store.leaderboard(&b, 5).await.expect("board");
+        assert_eq!((rows[0].best_score, rows[0].games_completed), (105, 6), "{name}");
+    })
+    .await;
+}
+
+#[test]
+fn the_database_name_is_replaced_in_urls() {
+    assert_eq!(replace_db("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+    assert_eq!(replace_db("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
+    assert_eq!(replace_db("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+}
