@@ -109,14 +109,14 @@ describe('the board', () => {
   test('only face-down cards of an active game can be flipped', () => {
     const game = G.gameFromView(gameView({ 0: 'matched', 1: 'up' }), 0);
     assert.equal(G.canFlip(game, 'id0'), false);
-    assert.equal(G.canFlip(game, 'id1'), false);
+    assert.equal(G.canFlip(game, 'id1'), false, 'the first card of the attempt in progress');
     assert.equal(G.canFlip(game, 'id2'), true);
     assert.equal(G.canFlip(game, 'nope'), false);
     const paused = G.gameFromView(gameView({}, { status: 'paused' }), 0);
     assert.equal(G.canFlip(paused, 'id2'), false);
   });
 
-  test('a miss stays visible, then the page turns it face down and it can be flipped again', () => {
+  test('a miss stays visible and flippable, then the page turns it face down', () => {
     const before = G.gameFromView(gameView({ 2: 'up' }), 0);
     const response = {
       card: { id: 'id3', position: 3, face: { emoji: '🚀', name: 'Blast Off', category: 'space' } },
@@ -128,7 +128,8 @@ describe('the board', () => {
     const after = G.applyFlip(before, response, 500);
     assert.deepEqual(after.missed, ['id2', 'id3']);
     assert.equal(G.displayCards(after)[3].state, 'up');
-    assert.equal(G.canFlip(after, 'id3'), false);
+    assert.equal(G.canFlip(after, 'id3'), true, 'the server turns a missed card down before flipping it');
+    assert.equal(G.canFlip(after, 'id0'), true);
     const hidden = G.hideMissed(after);
     assert.equal(G.displayCards(hidden)[3].state, 'down');
     assert.equal(G.displayCards(hidden)[3].face, null);

@@ -264,7 +264,7 @@ export function createView(doc, handlers) {
       button.dataset.state = card.state;
       button.toggleAttribute('data-missed', card.state === 'up' && game.missed.includes(card.id));
       button.setAttribute('aria-label', card.label);
-      const playable = game.status === 'active' && card.state === 'down';
+      const playable = canFlip(game, card.id);
       if (playable) button.removeAttribute('aria-disabled');
       else button.setAttribute('aria-disabled', 'true');
       button.querySelector('.card-emoji').textContent = card.face ? card.face.emoji : '';

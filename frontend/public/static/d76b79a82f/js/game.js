@@ -213,10 +213,12 @@ export function displayCards(game) {
   });
 }
 
+/** Face-down cards can be flipped, and so can a visible missed card: the server turns it down first. */
 export function canFlip(game, cardId) {
   if (!game || game.status !== 'active') return false;
   const card = displayCards(game).find((c) => c.id === cardId);
-  return Boolean(card) && card.state === 'down';
+  if (!card) return false;
+  return card.state === 'down' || (card.state === 'up' && game.missed.includes(cardId));
 }
 
 export function isLive(game) {
