@@ -35,8 +35,9 @@ fi
 
 # The workspace manifest of the image: members are relative to backend/.
 cp Cargo.image.toml Cargo.toml
-# shellcheck disable=SC2207 # member names never contain spaces
-members=($(sed -n '/^members *=/,/\]/p' Cargo.toml | tr -d '[]",' | sed 's/^members *=//' | tr -s ' \n' '\n' | sed '/^$/d'))
+# The members array, on one line or several: everything from `members = [` to the closing bracket.
+mapfile -t members < <(awk '/^members *= *\[/ { on = 1 } on { print; if (/\]/) exit }' Cargo.toml \
+  | sed 's/^members *= *//' | tr ',' '\n' | tr -d '[]" ' | sed '/^$/d')
 [ ${#members[@]} -gt 0 ] || die "no workspace members found in Cargo.image.toml"
 
 # Every target a manifest declares must exist before cargo will even load the workspace: list them as
