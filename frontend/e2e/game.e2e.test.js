@@ -155,7 +155,9 @@ describe('the web game against the real server', () => {
     const last = responses.at(-1);
     const { dialog, score } = await readDialogScore(page);
     assert.equal(score, last.result.finalScore);
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Play again', 'focus moves into the dialog');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'result-title', 'focus moves to the dialog title');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Play again');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('row', { name: /kb_player \(you\)/ }).waitFor();
@@ -222,6 +224,8 @@ describe('the web game against the real server', () => {
       assert.ok(n > 0, where);
       for (let i = 0; i < n; i += 1) {
         const c = controls.nth(i);
+        // Focus scrolls a control into view the way Tab does (the skip link only appears when focused).
+        await c.focus();
         await c.scrollIntoViewIfNeeded();
         const ok = await c.evaluate((e) => {
           const r = e.getBoundingClientRect();

@@ -72,7 +72,9 @@ export async function axe(page) {
 
 export async function screenshot(page, name) {
   const path = join(SCREENSHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: false });
+  // Let card flips finish, so the picture shows what a person sees once the card has turned.
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
+  await page.screenshot({ path, fullPage: false, animations: 'disabled' });
   return path;
 }
 

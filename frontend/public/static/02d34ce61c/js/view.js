@@ -297,11 +297,11 @@ export function createView(doc, handlers) {
   $('quit-button').addEventListener('click', () => handlers.onQuit());
 
   // --- results ------------------------------------------------------------------------------
-  function showResult(result, message) {
+  function showResult(result) {
     $('result-score').textContent = String(result.finalScore);
     $('result-total').textContent = String(result.finalScore);
     $('result-performance').textContent = performanceText(result);
-    $('result-message').textContent = message || result.performance.message || '';
+    $('result-message').textContent = result.performance.message ?? '';
     $('result-rank').textContent = rankText(result);
     const rows = $('result-breakdown');
     rows.replaceChildren();
@@ -332,7 +332,8 @@ export function createView(doc, handlers) {
       list.append(li);
     }
     if (!dialog.open) dialog.showModal();
-    $('play-again-button').focus();
+    // The title, not the last button: the dialog opens at its top and screen readers start with the title.
+    $('result-title').focus();
   }
 
   function closeResult() {
@@ -379,7 +380,7 @@ export function createView(doc, handlers) {
         player,
         el(doc, 'td', { text: String(row.bestScore), className: 'num' }),
         el(doc, 'td', { text: row.timeFormatted ?? formatElapsed(row.bestTimeMs), className: 'num' }),
-        el(doc, 'td', { text: difficultyLabel(row.difficulty) }),
+        el(doc, 'td', { text: difficultyLabel(row.difficulty), className: 'narrow-optional' }),
         el(doc, 'td', { text: String(row.gamesCompleted), className: 'num optional' }),
       );
       body.append(tr);

@@ -223,14 +223,14 @@ async function flip(cardId) {
         }
       }, G.MISS_VISIBLE_MS);
     }
-    if (res.result) finish(res.result, res.outcome?.message);
+    if (res.result) finish(res.result);
   });
 }
 
-function finish(result, message) {
+function finish(result) {
   storage.remove(GAME_KEY);
   view.announce(`Game complete! Final score ${result.finalScore}.`);
-  view.showResult(result, message);
+  view.showResult(result);
   loadDaily().catch(() => {});
 }
 
@@ -323,7 +323,12 @@ async function loadLeaderboard(fresh) {
     view.renderLeaderboard(data, filters, players.last);
     view.setLeaderboardNote('');
     const me = players.last;
-    if (me && !data.leaderboard.some((r) => G.isMe(r, me))) {
+    // Ask for the player's rank only when the list was cut off: a complete list without them already
+    // says they are not on this board (and a 404 not_ranked would be noise).
+    const truncated = data.leaderboard.length >= Number(query.get('limit'));
+    if (me && !data.leaderboard.some((r) => G.isMe(r, me)) && !truncated) {
+      view.setLeaderboardNote(`${me} has no completed game on this board yet.`);
+    } else if (me && !data.leaderboard.some((r) => G.isMe(r, me))) {
       try {
         const rank = await api.rank(me, query);
         const r = rank.userRank;
