@@ -169,6 +169,10 @@ pub trait Store: Send + Sync + 'static {
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<()>;
 
+    /// A round trip on a brand-new connection, outside the pool: tells "our pooled connections
+    /// are broken" from "the database is down".
+    async fn ping_fresh(&self) -> Result<()>;
+
     /// Returns the stored value of `key`, storing `init` first if there is none (first writer wins).
     async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String>;
 

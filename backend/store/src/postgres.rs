@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 pub struct PgStore {
     pool: PgPool,
+    connect: PgConnectOptions,
+    acquire_timeout: Duration,
 }
 
 macro_rules! player_columns {
@@ -75,8 +77,12 @@ impl PgStore {
             // A ping per checkout would double the round trips; a broken connection surfaces as
             // an error once and is then discarded by the pool.
             .test_before_acquire(false)
-            .connect_lazy_with(connect);
-        Ok(PgStore { pool })
+            .connect_lazy_with(connect.clone());
+        Ok(PgStore {
+            pool,
+            connect,
+            acquire_timeout: options.acquire_timeout,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -218,6 +224,19 @@ impl Store for PgStore {
             Ok(())
         })
         .await
+    }
+
+    async fn ping_fresh(&self) -> Result<()> {
+        use sqlx::Connection;
+        let attempt = async {
+            let mut conn = sqlx::PgConnection::connect_with(&self.connect).await?;
+            sqlx::query("SELECT 1").execute(&mut conn).await?;
+            conn.close().await?;
+            Ok::<(), StoreError>(())
+        };
+        tokio::time::timeout(self.acquire_timeout, attempt)
+            .await
+            .map_err(|_| StoreError::Unavailable("timed out connecting".into()))?
     }
 
     async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String> {

@@ -242,6 +242,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn ping_fresh(&self) -> Result<()> {
+        // A file has no connection to break; a fresh read is the same as a pooled one.
+        self.ping().await
+    }
+
     async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String> {
         observe("setting", async {
             sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING")

@@ -1,0 +1,155 @@
+//! Liveness, readiness and dependency status.
+//!
+//! Readiness fails while starting, while draining, and when this replica's own connections to a
+//! dependency stay broken for `READINESS_GRACE_SECONDS` while a fresh connection works. A
+//! dependency that is down for everyone does not fail readiness: taking every replica out of the
+//! Service would turn fast JSON 503s into connection errors (see docs/decisions.md).
+
+use crate::state::AppState;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What the monitor knows about one dependency.
+#[derive(Default)]
+pub struct DependencyStatus {
+    up: AtomicBool,
+    /// Since when pooled connections fail while fresh ones work.
+    local_failure_since: Mutex<Option<Instant>>,
+}
+
+impl DependencyStatus {
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    fn local_failure_for(&self) -> Option<Duration> {
+        self.local_failure_since
+            .lock()
+            .ok()
+            .and_then(|s| s.map(|t| t.elapsed()))
+    }
+
+    fn record(&self, pooled_ok: bool, fresh_ok: bool) {
+        self.up.store(pooled_ok, Ordering::Relaxed);
+        if let Ok(mut since) = self.local_failure_since.lock() {
+            if pooled_ok || !fresh_ok {
+                *since = None;
+            } else if since.is_none() {
+                *since = Some(Instant::now());
+            }
+        }
+    }
+}
+
+pub struct Health {
+    started: AtomicBool,
+    draining: AtomicBool,
+    pub database: DependencyStatus,
+    /// None when live state is in memory.
+    pub redis: Option<DependencyStatus>,
+    grace: Duration,
+    pub started_at: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    NotReady(&'static str),
+}
+
+impl Health {
+    pub fn new(with_redis: bool, grace: Duration) -> Health {
+        Health {
+            started: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            database: DependencyStatus::default(),
+            redis: with_redis.then(DependencyStatus::default),
+            grace,
+            started_at: Instant::now(),
+        }
+    }
+
+    pub fn mark_started(&self) {
+        self.started.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        if !self.is_started() {
+            return Readiness::NotReady("starting");
+        }
+        if self.is_draining() {
+            return Readiness::NotReady("draining");
+        }
+        if self.database.local_failure_for().is_some_and(|d| d >= self.grace) {
+            return Readiness::NotReady("database_connection_broken");
+        }
+        if let Some(r) = &self.redis {
+            if r.local_failure_for().is_some_and(|d| d >= self.grace) {
+                return Readiness::NotReady("redis_connection_broken");
+            }
+        }
+        Readiness::Ready
+    }
+}
+
+impl AppState {
+    /// Probes the dependencies once: pooled round trip, and a fresh connection when it fails.
+    pub async fn probe_dependencies(&self) {
+        let timeout = self.config.dependency_timeout * 2;
+        let db_ok = matches!(tokio::time::timeout(timeout, self.store.ping()).await, Ok(Ok(())));
+        let db_fresh = db_ok || matches!(tokio::time::timeout(timeout, self.store.ping_fresh()).await, Ok(Ok(())));
+        self.health.database.record(db_ok, db_fresh);
+        metrics::gauge!("dependency_up", "dependency" => "database").set(f64::from(u8::from(db_ok)));
+        if let Some(status) = &self.health.redis {
+            let ok = matches!(tokio::time::timeout(timeout, self.live.ping()).await, Ok(Ok(())));
+            let fresh = ok || matches!(tokio::time::timeout(timeout, self.live.ping_fresh()).await, Ok(Ok(())));
+            status.record(ok, fresh);
+            metrics::gauge!("dependency_up", "dependency" => "redis").set(f64::from(u8::from(ok)));
+        }
+        if let Ok(Ok(n)) = tokio::time::timeout(timeout, self.live.unsettled_games()).await {
+            metrics::gauge!("game_sessions_active").set(n as f64);
+        }
+        let ready = self.health.readiness() == Readiness::Ready;
+        metrics::gauge!("app_ready").set(f64::from(u8::from(ready)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_follows_start_and_drain() {
+        let h = Health::new(false, Duration::from_secs(30));
+        assert_eq!(h.readiness(), Readiness::NotReady("starting"));
+        h.mark_started();
+        assert_eq!(h.readiness(), Readiness::Ready);
+        h.start_draining();
+        assert_eq!(h.readiness(), Readiness::NotReady("draining"));
+    }
+
+    #[test]
+    fn a_shared_outage_keeps_the_replica_ready_but_a_local_one_does_not() {
+        let h = Health::new(true, Duration::ZERO);
+        h.mark_started();
+        h.database.record(false, false); // down for everyone
+        assert_eq!(h.readiness(), Readiness::Ready);
+        h.database.record(false, true); // only our pool is broken
+        assert_eq!(h.readiness(), Readiness::NotReady("database_connection_broken"));
+        h.database.record(true, true);
+        assert_eq!(h.readiness(), Readiness::Ready);
+    }
+}

@@ -1,0 +1,208 @@
+//! Parsing at the edge: bodies, tokens and client addresses become typed values (or clear
+//! errors) before any handler logic runs.
+
+use super::error::ApiError;
+use crate::service::{AppError, Auth, FieldError};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use ipnet::IpNet;
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+
+/// A JSON object body: `Content-Type: application/json`, valid UTF-8 JSON, an object.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidJson("the body could not be read".into())
+            }
+        })?;
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_object(&bytes).map(JsonObject)
+    }
+}
+
+/// Parses bytes as a JSON object with a clear reason when it is not one.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson("the body is empty".into()));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::InvalidJson("the body must be a JSON object".into())),
+        Err(e) => Err(ApiError::InvalidJson(e.to_string())),
+    }
+}
+
+/// Collects field errors while reading a JSON object, so a response lists every invalid field.
+pub struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    pub errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(map: &'a Map<String, Value>) -> Fields<'a> {
+        Fields { map, errors: Vec::new() }
+    }
+
+    pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// A field that is absent or JSON null.
+    pub fn is_absent(&self, name: &str) -> bool {
+        matches!(self.map.get(name), None | Some(Value::Null))
+    }
+
+    /// A string field: Some when present and a string; records an error otherwise (or when required and absent).
+    pub fn string(&mut self, name: &str, required: bool) -> Option<&'a str> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.error(name, "is required");
+                }
+                None
+            }
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => {
+                self.error(name, "must be a string");
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.error(name, "must be true or false");
+                None
+            }
+        }
+    }
+
+    /// An optional array of strings (null or absent means None).
+    pub fn string_array(&mut self, name: &str) -> Option<Vec<&'a str>> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => out.push(s.as_str()),
+                        _ => self.error(format!("{name}[{i}]"), "must be a string"),
+                    }
+                }
+                Some(out)
+            }
+            Some(_) => {
+                self.error(name, "must be an array of strings or null");
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Auth::Anonymous);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or(ApiError::InvalidToken)?;
+        let keys = state.keys().map_err(ApiError::App)?;
+        keys.verify(token).map(Auth::Player).map_err(|_| ApiError::InvalidToken)
+    }
+}
+
+/// The client's address: the peer, or the nearest untrusted address in `X-Forwarded-For` when
+/// the peer is a trusted proxy.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let Some(chain) = forwarded_for else {
+        return peer;
+    };
+    let hops: Vec<IpAddr> = chain
+        .split(',')
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// Shorthand for handlers returning validation errors.
+pub fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::App(AppError::Validation(vec![FieldError::new(field, message)]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(s: &[&str]) -> Vec<IpNet> {
+        s.iter().map(|n| n.parse().expect("cidr")).collect()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let peer: IpAddr = "10.0.0.5".parse().expect("ip");
+        let client: IpAddr = "203.0.113.9".parse().expect("ip");
+        assert_eq!(client_ip(peer, Some("203.0.113.9"), &[]), peer);
+        assert_eq!(client_ip(peer, Some("203.0.113.9"), &nets(&["10.0.0.0/8"])), client);
+        // A client cannot spoof by prepending: the nearest untrusted hop wins.
+        assert_eq!(client_ip(peer, Some("1.2.3.4, 203.0.113.9, 10.0.0.7"), &nets(&["10.0.0.0/8"])), client);
+        assert_eq!(client_ip(peer, Some("garbage"), &nets(&["10.0.0.0/8"])), peer);
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects() {
+        assert!(parse_object(b"{\"a\":1}").is_ok());
+        assert!(matches!(parse_object(b""), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(parse_object(b"[1]"), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(parse_object(b"{\"a\":1e999}"), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(parse_object(&[b'{', 0xff, b'}']), Err(ApiError::InvalidJson(_))));
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(matches!(parse_object(format!("{{\"a\":{deep}}}").as_bytes()), Err(ApiError::InvalidJson(_))));
+    }
+}

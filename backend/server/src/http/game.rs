@@ -1,0 +1,591 @@
+//! `/api/game/*`: dealing, flipping, pausing, finishing.
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{invalid, Fields, JsonObject};
+use super::respond::{private, public};
+use crate::service::games::{Found, StartCommand};
+use crate::service::{AppError, Auth};
+use crate::state::AppState;
+use crate::views::{face_view, CardView, CardStateView, DifficultyView, GameResult, GameView, PlayerView, StatusView};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use humor_game::scoring::{self, max_score};
+use humor_game::{deck, Difficulty, FlipOutcome, Game, OutcomeKind, Username, CATEGORIES, FACES};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct StartRequest {
+    /// 3-20 letters, digits, `_` or `-` (case-insensitive).
+    username: String,
+    /// Default easy.
+    difficulty: Option<DifficultyView>,
+    /// Category filter (at most 10); null, missing or empty means any.
+    categories: Option<Vec<String>>,
+    /// Play today's daily challenge.
+    daily: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartResponse {
+    success: bool,
+    message: String,
+    game: GameView,
+    player: PlayerView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GameResponse {
+    success: bool,
+    game: GameView,
+    result: Option<GameResult>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GameOnlyResponse {
+    success: bool,
+    game: GameView,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct FlipRequest {
+    card_id: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeResult {
+    Hit,
+    Miss,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeView {
+    result: OutcomeResult,
+    cards: Vec<String>,
+    points: u32,
+    pair_bonus: u32,
+    message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlipResponse {
+    success: bool,
+    card: CardView,
+    /// Cards turned face down before this flip (the previous miss).
+    turned_down: Vec<String>,
+    /// Set on the second flip of an attempt.
+    outcome: Option<OutcomeView>,
+    game: GameView,
+    /// Set when this flip found the last pair.
+    result: Option<GameResult>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct MatchRequest {
+    game_id: Uuid,
+    card1_id: String,
+    card2_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchedCard {
+    id: String,
+    emoji: String,
+    name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchDetails {
+    card1: MatchedCard,
+    card2: MatchedCard,
+    points_earned: u32,
+    bonus_points: u32,
+    is_speed_bonus: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchGame {
+    #[serde(flatten)]
+    game: GameView,
+    matches_found: u32,
+    is_complete: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchResponse {
+    success: bool,
+    is_match: bool,
+    points_earned: u32,
+    message: String,
+    #[serde(rename = "match")]
+    matched: Option<MatchDetails>,
+    game: MatchGame,
+    result: Option<GameResult>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct CompleteRequest {
+    game_id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteResponse {
+    success: bool,
+    message: String,
+    game_result: GameResult,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DifficultyInfo {
+    id: DifficultyView,
+    pairs: usize,
+    columns: usize,
+    rows: usize,
+    points_per_pair: u32,
+    pair_speed_bonus: u32,
+    pair_speed_window_ms: i64,
+    time_limit_ms: i64,
+    /// The honest maximum score.
+    max_score: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoringInfo {
+    speed_bonus_percent: u32,
+    perfect_game_bonus: u32,
+    streak_points_per_pair: u32,
+    streak_min_run: u32,
+    max_streak_bonus: u32,
+    free_misses: u32,
+    penalty_per_miss: u32,
+    max_pauses: u8,
+    max_pause_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigResponse {
+    success: bool,
+    difficulties: Vec<DifficultyInfo>,
+    categories: Vec<String>,
+    scoring: ScoringInfo,
+    /// How many different faces exist.
+    cards: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyChallengeView {
+    date: String,
+    difficulty: DifficultyView,
+    categories: Vec<String>,
+    total_pairs: usize,
+    time_limit_ms: i64,
+    ends_at: String,
+    /// Whether the caller already started it (only with a valid token).
+    played: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyResponse {
+    success: bool,
+    challenge: DailyChallengeView,
+    message: String,
+}
+
+fn parse_game_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw).map_err(|_| invalid("gameId", "must be a UUID"))
+}
+
+fn card_id_field<'a>(fields: &mut Fields<'a>, name: &str) -> Option<&'a str> {
+    let id = fields.string(name, true)?;
+    if deck::is_card_id(id) {
+        Some(id)
+    } else {
+        fields.error(name, "must be a card id from this game");
+        None
+    }
+}
+
+fn card_view(game: &Game, idx: usize) -> CardView {
+    let c = &game.cards[idx];
+    CardView {
+        id: c.id.clone(),
+        position: idx,
+        state: match c.state {
+            humor_game::CardState::Down => CardStateView::Down,
+            humor_game::CardState::Up => CardStateView::Up,
+            humor_game::CardState::Matched => CardStateView::Matched,
+        },
+        face: Some(face_view(c)),
+    }
+}
+
+fn outcome_view(game: &Game, o: &FlipOutcome) -> Option<OutcomeView> {
+    o.outcome.as_ref().map(|out| OutcomeView {
+        result: if out.kind == OutcomeKind::Hit { OutcomeResult::Hit } else { OutcomeResult::Miss },
+        cards: out.cards.iter().map(|&i| game.cards[i].id.clone()).collect(),
+        points: out.points,
+        pair_bonus: out.pair_bonus,
+        message: out.message.to_string(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/game/config", tag = "game",
+    responses((status = 200, description = "Difficulties, categories and scoring constants", body = ConfigResponse)))]
+pub async fn config() -> Response {
+    public(&ConfigResponse {
+        success: true,
+        difficulties: Difficulty::ALL
+            .iter()
+            .map(|&d| {
+                let r = d.rules();
+                DifficultyInfo {
+                    id: d.into(),
+                    pairs: r.pairs,
+                    columns: r.columns,
+                    rows: r.rows,
+                    points_per_pair: r.points_per_pair,
+                    pair_speed_bonus: r.pair_speed_bonus,
+                    pair_speed_window_ms: r.pair_speed_window_ms,
+                    time_limit_ms: r.time_limit_ms,
+                    max_score: max_score(d),
+                }
+            })
+            .collect(),
+        categories: CATEGORIES.iter().map(|c| c.to_string()).collect(),
+        scoring: ScoringInfo {
+            speed_bonus_percent: 150,
+            perfect_game_bonus: scoring::PERFECT_GAME_BONUS,
+            streak_points_per_pair: scoring::STREAK_POINTS_PER_PAIR,
+            streak_min_run: scoring::STREAK_MIN_RUN,
+            max_streak_bonus: scoring::MAX_STREAK_BONUS,
+            free_misses: scoring::FREE_MISSES,
+            penalty_per_miss: scoring::PENALTY_PER_MISS,
+            max_pauses: humor_game::MAX_PAUSES,
+            max_pause_ms: humor_game::MAX_PAUSE_MS,
+        },
+        cards: FACES.len(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/game/daily-challenge", tag = "game",
+    responses((status = 200, description = "Today's challenge (UTC)", body = DailyResponse),
+              (status = 401, description = "Invalid token", body = ErrorBody)))]
+pub async fn daily_challenge(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    let info = state.daily_challenge(auth).await?;
+    let c = &info.challenge;
+    let r = c.difficulty.rules();
+    let body = DailyResponse {
+        success: true,
+        message: format!("🗓️ Today's challenge: {} with {}. Same deck for everyone!", c.difficulty, c.categories.join(", ")),
+        challenge: DailyChallengeView {
+            date: c.date_string(),
+            difficulty: c.difficulty.into(),
+            categories: c.categories.clone(),
+            total_pairs: r.pairs,
+            time_limit_ms: r.time_limit_ms,
+            ends_at: crate::clock::iso(info.ends_at_ms),
+            played: info.played,
+        },
+    };
+    Ok(if info.played.is_some() { private(StatusCode::OK, &body) } else { public(&body) })
+}
+
+#[utoipa::path(post, path = "/api/game/start", tag = "game", request_body = StartRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response")),
+    responses((status = 201, description = "Game dealt; faces stay hidden", body = StartResponse),
+              (status = 400, description = "Invalid input", body = ErrorBody),
+              (status = 401, description = "The username is claimed and no (valid) token was sent", body = ErrorBody),
+              (status = 403, description = "The token belongs to another player", body = ErrorBody),
+              (status = 409, description = "Daily challenge already started", body = ErrorBody)))]
+pub async fn start(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+    let mut f = Fields::new(&body);
+    let username = f.string("username", true).and_then(|raw| match Username::parse(raw) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            f.error("username", e.to_string());
+            None
+        }
+    });
+    let difficulty = f.string("difficulty", false).and_then(|raw| match raw.parse::<Difficulty>() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            f.error("difficulty", e.to_string());
+            None
+        }
+    });
+    let categories = f.string_array("categories").map(|list| {
+        if list.len() > 10 {
+            f.error("categories", "may list at most 10 categories");
+        }
+        for (i, c) in list.iter().enumerate() {
+            if !humor_game::cards::is_category(c) {
+                f.error(format!("categories[{i}]"), format!("must be one of {}", CATEGORIES.join(", ")));
+            }
+        }
+        list.iter().map(|c| c.to_string()).collect::<Vec<_>>()
+    });
+    let daily = f.boolean("daily").unwrap_or(false);
+    f.finish()?;
+    let username = username.ok_or_else(|| invalid("username", "is required"))?;
+    let (game, player) = state
+        .start_game(StartCommand { username, difficulty, categories, daily }, auth)
+        .await?;
+    let now = state.clock.now_ms();
+    Ok(private(
+        StatusCode::CREATED,
+        &StartResponse {
+            success: true,
+            message: format!("🎯 Game started! Good luck, {}! 🍀", game.username),
+            game: GameView::of(&game, now),
+            player,
+        },
+    ))
+}
+
+#[utoipa::path(get, path = "/api/game/{gameId}", tag = "game",
+    params(("gameId" = Uuid, Path, description = "The game")),
+    responses((status = 200, description = "The game as its owner may see it", body = GameResponse),
+              (status = 401, description = "Token required", body = ErrorBody),
+              (status = 403, description = "Another player's game", body = ErrorBody),
+              (status = 404, description = "No such game", body = ErrorBody)))]
+pub async fn get_game(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_game_id(&game_id)?;
+    let now = state.clock.now_ms();
+    let (game, result) = match state.find_game(id, auth).await? {
+        Found::Live(game) => {
+            let result = GameResult::of(&game);
+            (GameView::of(&game, now), result)
+        }
+        Found::Stored(record) => {
+            let result = crate::service::games::stored_result(&record).ok();
+            (stored_view(&record), result)
+        }
+    };
+    Ok(private(StatusCode::OK, &GameResponse { success: true, game, result }))
+}
+
+/// A finished game that is no longer in the live state (its cards are not kept).
+fn stored_view(r: &humor_store::GameRecord) -> GameView {
+    let difficulty: Difficulty = r.difficulty.parse().unwrap_or(Difficulty::Easy);
+    let rules = difficulty.rules();
+    GameView {
+        game_id: r.id,
+        username: r.username.clone(),
+        difficulty: difficulty.into(),
+        daily: r.daily.clone(),
+        status: match r.status.as_str() {
+            "completed" => StatusView::Completed,
+            "expired" => StatusView::Expired,
+            "abandoned" => StatusView::Abandoned,
+            _ => StatusView::Active,
+        },
+        grid: crate::views::GridView { columns: rules.columns, rows: rules.rows },
+        total_pairs: rules.pairs as u32,
+        time_limit_ms: rules.time_limit_ms,
+        remaining_ms: 0,
+        elapsed_ms: r.time_ms,
+        score: r.score as u32,
+        moves: r.moves as u32,
+        pairs_found: r.pairs_found as u32,
+        misses: r.misses as u32,
+        streak: 0,
+        pauses_left: 0,
+        started_at: crate::clock::iso(r.started_at_ms),
+        cards: Vec::new(),
+    }
+}
+
+#[utoipa::path(post, path = "/api/game/{gameId}/flip", tag = "game", request_body = FlipRequest,
+    params(("gameId" = Uuid, Path, description = "The game"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response")),
+    responses((status = 200, description = "The card's face, and the outcome on the second flip of an attempt", body = FlipResponse),
+              (status = 400, description = "Invalid input", body = ErrorBody),
+              (status = 401, description = "Token required", body = ErrorBody),
+              (status = 403, description = "Another player's game", body = ErrorBody),
+              (status = 404, description = "No such game or card", body = ErrorBody),
+              (status = 409, description = "Expired, finished, paused, or the card is up or matched", body = ErrorBody)))]
+pub async fn flip(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(game_id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let id = parse_game_id(&game_id)?;
+    let mut f = Fields::new(&body);
+    let card_id = card_id_field(&mut f, "cardId");
+    f.finish()?;
+    let card_id = card_id.ok_or_else(|| invalid("cardId", "is required"))?;
+    let (game, outcome, result) = state.flip(id, card_id, auth).await?;
+    let now = state.clock.now_ms();
+    Ok(private(
+        StatusCode::OK,
+        &FlipResponse {
+            success: true,
+            card: card_view(&game, outcome.card),
+            turned_down: outcome.turned_down.iter().map(|&i| game.cards[i].id.clone()).collect(),
+            outcome: outcome_view(&game, &outcome),
+            game: GameView::of(&game, now),
+            result,
+        },
+    ))
+}
+
+#[utoipa::path(post, path = "/api/game/match", tag = "game", request_body = MatchRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response")),
+    responses((status = 200, description = "Both cards flipped; compatibility with the original API", body = MatchResponse),
+              (status = 400, description = "Invalid input (including card1Id == card2Id)", body = ErrorBody),
+              (status = 401, description = "Token required", body = ErrorBody),
+              (status = 403, description = "Another player's game", body = ErrorBody),
+              (status = 404, description = "No such game or card", body = ErrorBody),
+              (status = 409, description = "Expired, finished, paused, or a card is up or matched", body = ErrorBody)))]
+pub async fn match_pair(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+    let mut f = Fields::new(&body);
+    let game_id = f.string("gameId", true).and_then(|s| match Uuid::try_parse(s) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            f.error("gameId", "must be a UUID");
+            None
+        }
+    });
+    let c1 = card_id_field(&mut f, "card1Id");
+    let c2 = card_id_field(&mut f, "card2Id");
+    if c1.is_some() && c1 == c2 {
+        f.error("card2Id", "must be a different card from card1Id");
+    }
+    f.finish()?;
+    let (Some(id), Some(c1), Some(c2)) = (game_id, c1, c2) else {
+        return Err(invalid("gameId", "is required"));
+    };
+    let (game, [_, second], result) = state.match_pair(id, c1, c2, auth).await?;
+    let now = state.clock.now_ms();
+    let out = second.outcome.as_ref().ok_or_else(|| ApiError::App(AppError::Internal("match without outcome".into())))?;
+    let is_match = out.kind == OutcomeKind::Hit;
+    let card = |i: usize| MatchedCard {
+        id: game.cards[i].id.clone(),
+        emoji: game.cards[i].face().emoji.into(),
+        name: game.cards[i].face().name.into(),
+    };
+    let view = GameView::of(&game, now);
+    Ok(private(
+        StatusCode::OK,
+        &MatchResponse {
+            success: true,
+            is_match,
+            points_earned: out.points + out.pair_bonus,
+            message: if second.completed {
+                format!("🎉 Congratulations! Game completed! Final score: {}! 🏆", result.as_ref().map_or(view.score, |r| r.final_score))
+            } else {
+                out.message.to_string()
+            },
+            matched: is_match.then(|| MatchDetails {
+                card1: card(out.cards[0]),
+                card2: card(out.cards[1]),
+                points_earned: out.points + out.pair_bonus,
+                bonus_points: out.pair_bonus,
+                is_speed_bonus: out.pair_bonus > 0,
+            }),
+            game: MatchGame {
+                matches_found: view.pairs_found,
+                is_complete: second.completed,
+                game: view,
+            },
+            result,
+        },
+    ))
+}
+
+async fn game_only(state: &AppState, game: Game) -> Response {
+    let now = state.clock.now_ms();
+    private(StatusCode::OK, &GameOnlyResponse { success: true, game: GameView::of(&game, now) })
+}
+
+#[utoipa::path(post, path = "/api/game/{gameId}/pause", tag = "game",
+    params(("gameId" = Uuid, Path, description = "The game")),
+    responses((status = 200, description = "Paused: the clock stops and faces are hidden", body = GameOnlyResponse),
+              (status = 401, description = "Token required", body = ErrorBody),
+              (status = 403, description = "Another player's game", body = ErrorBody),
+              (status = 404, description = "No such game", body = ErrorBody),
+              (status = 409, description = "Already paused, no pauses left, or finished", body = ErrorBody)))]
+pub async fn pause(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+    let game = state.pause(parse_game_id(&game_id)?, auth).await?;
+    Ok(game_only(&state, game).await)
+}
+
+#[utoipa::path(post, path = "/api/game/{gameId}/resume", tag = "game",
+    params(("gameId" = Uuid, Path, description = "The game")),
+    responses((status = 200, description = "The clock runs again", body = GameOnlyResponse),
+              (status = 401, description = "Token required", body = ErrorBody),
+              (status = 403, description = "Another player's game", body = ErrorBody),
+              (status = 404, description = "No such game", body = ErrorBody),
+              (status = 409, description = "Not paused or finished", body = ErrorBody)))]
+pub async fn resume(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+    let game = state.resume(parse_game_id(&game_id)?, auth).await?;
+    Ok(game_only(&state, game).await)
+}
+
+#[utoipa::path(post, path = "/api/game/{gameId}/abandon", tag = "game",
+    params(("gameId" = Uuid, Path, description = "The game")),
+    responses((status = 200, description = "Abandoned; never ranked", body = GameOnlyResponse),
+              (status = 401, description = "Token required", body = ErrorBody),
+              (status = 403, description = "Another player's game", body = ErrorBody),
+              (status = 404, description = "No such game", body = ErrorBody),
+              (status = 409, description = "Already finished", body = ErrorBody)))]
+pub async fn abandon(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+    let game = state.abandon(parse_game_id(&game_id)?, auth).await?;
+    Ok(game_only(&state, game).await)
+}
+
+#[utoipa::path(post, path = "/api/game/complete", tag = "game", request_body = CompleteRequest,
+    responses((status = 200, description = "The stored result (idempotent)", body = CompleteResponse),
+              (status = 400, description = "Invalid input", body = ErrorBody),
+              (status = 401, description = "Token required", body = ErrorBody),
+              (status = 403, description = "Another player's game", body = ErrorBody),
+              (status = 404, description = "No such game", body = ErrorBody),
+              (status = 409, description = "Not finished, expired or abandoned", body = ErrorBody)))]
+pub async fn complete(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+    let mut f = Fields::new(&body);
+    let id = f.string("gameId", true).and_then(|s| match Uuid::try_parse(s) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            f.error("gameId", "must be a UUID");
+            None
+        }
+    });
+    f.finish()?;
+    let id = id.ok_or_else(|| invalid("gameId", "is required"))?;
+    let result = state.complete(id, auth).await?;
+    Ok(private(
+        StatusCode::OK,
+        &CompleteResponse {
+            success: true,
+            message: format!("🎉 Game complete! Final score: {} {}", result.final_score, result.performance.emoji),
+            game_result: result,
+        },
+    ))
+}

@@ -1,0 +1,262 @@
+//! Cross-cutting request handling: request ids, logs, metrics, security headers, draining,
+//! the start-up gate, rate limits, timeouts and idempotent retries.
+
+use super::error::{ApiError, REQUEST_ID};
+use super::extract::client_ip;
+use crate::service::AppError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers on every response (the nginx configs send the same; a test compares them).
+pub const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
+];
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(String::from)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// The outermost layer: request id, access log, HTTP metrics, security headers, and
+/// `Connection: close` while draining.
+pub async fn context(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = request_id(req.headers());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let path = req.uri().path().to_string();
+    metrics::gauge!("http_requests_in_flight").increment(1.0);
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    let status = response.status().as_u16();
+    let elapsed = start.elapsed();
+    let labels = [
+        ("method", method.as_str().to_string()),
+        ("route", route.clone()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    if !(route.starts_with("/health") || route == "/metrics") {
+        tracing::info!(
+            request_id = %id,
+            method = %method,
+            route = %route,
+            path = %path,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(X_REQUEST_ID.clone(), v);
+    }
+    for (name, value) in SECURITY_HEADERS {
+        headers
+            .entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
+    }
+    if state.health.is_draining() {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Paths that work before start-up completes and are never rate limited.
+fn is_exempt(path: &str) -> bool {
+    matches!(path, "/api" | "/api/health" | "/api/openapi.json")
+}
+
+fn client_key(state: &AppState, req: &Request) -> String {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    client_ip(peer, forwarded, &state.config.trusted_proxies).to_string()
+}
+
+/// `/api/*`: refuses requests before start-up completes, applies the rate limit, bounds the time.
+pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !is_api(path) || is_exempt(path) || req.method() == Method::OPTIONS {
+        return next.run(req).await;
+    }
+    if !state.health.is_started() {
+        return ApiError::App(AppError::Starting).into_response();
+    }
+    let client = client_key(&state, &req);
+    let now = state.clock.now_ms();
+    let decision = tokio::time::timeout(
+        state.config.dependency_timeout * 2,
+        state
+            .live
+            .rate_hit(&client, state.config.rate_limit_window, state.config.rate_limit_max, now),
+    )
+    .await;
+    // Fail open: a Redis problem must not turn into refusing every player.
+    let decision = match decision {
+        Ok(Ok(d)) => Some(d),
+        _ => None,
+    };
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        metrics::counter!("rate_limited_requests_total").increment(1);
+        let mut r = ApiError::RateLimited {
+            retry_after_seconds: d.reset_after.as_secs().max(1),
+        }
+        .into_response();
+        rate_headers(r.headers_mut(), d.limit, 0, d.reset_after);
+        return r;
+    }
+    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::Timeout.into_response(),
+    };
+    if let Some(d) = decision {
+        rate_headers(response.headers_mut(), d.limit, d.remaining, d.reset_after);
+    }
+    response
+}
+
+fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: Duration) {
+    headers.insert("ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(reset.as_secs().max(1)));
+}
+
+/// How long a key is locked while its first request runs.
+const IDEMPOTENCY_LOCK: Duration = Duration::from_secs(30);
+/// How long a stored response is replayed.
+const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(24 * 3600);
+const MAX_BODY: usize = 16 * 1024;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    status: u16,
+    body: String,
+}
+
+fn hex_sha256(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Replays the stored response of a `POST` retried with the same `Idempotency-Key`.
+pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || !is_api(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let Some(raw_key) = req.headers().get(&IDEMPOTENCY_KEY) else {
+        return next.run(req).await;
+    };
+    let key = match raw_key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
+        _ => {
+            return super::extract::invalid("Idempotency-Key", "must be 1-128 visible ASCII characters").into_response()
+        }
+    };
+    let scope = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .unwrap_or_else(|| client_key(&state, &req));
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return ApiError::PayloadTooLarge.into_response();
+    };
+    let path = parts.uri.path().to_string();
+    let fingerprint = hex_sha256(&[b"POST", path.as_bytes(), &bytes]);
+    let store_key = hex_sha256(&[scope.as_bytes(), path.as_bytes(), key.as_bytes()]);
+    let begin = tokio::time::timeout(
+        state.config.dependency_timeout * 2,
+        state.live.idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LOCK),
+    )
+    .await;
+    let req = Request::from_parts(parts, Body::from(bytes));
+    match begin {
+        Ok(Ok(crate::live::IdempotencyBegin::New)) => {}
+        Ok(Ok(crate::live::IdempotencyBegin::InProgress { fingerprint: fp })) => {
+            return if fp == fingerprint {
+                ApiError::IdempotencyInProgress.into_response()
+            } else {
+                ApiError::IdempotencyKeyReused.into_response()
+            };
+        }
+        Ok(Ok(crate::live::IdempotencyBegin::Done { fingerprint: fp, response })) => {
+            if fp != fingerprint {
+                return ApiError::IdempotencyKeyReused.into_response();
+            }
+            return match serde_json::from_str::<Stored>(&response) {
+                Ok(stored) => {
+                    metrics::counter!("idempotent_replays_total").increment(1);
+                    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+                    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response();
+                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    r
+                }
+                Err(_) => ApiError::App(AppError::Internal("stored idempotent response".into())).into_response(),
+            };
+        }
+        // The live state is unavailable: the request itself will say so.
+        _ => return next.run(req).await,
+    }
+    let response = next.run(req).await;
+    let status = response.status();
+    let keep = !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS);
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let outcome = if keep {
+        let stored = Stored {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        match serde_json::to_string(&stored) {
+            Ok(json) => state.live.idempotency_store(&store_key, &fingerprint, &json, IDEMPOTENCY_KEEP).await,
+            Err(_) => state.live.idempotency_release(&store_key).await,
+        }
+    } else {
+        state.live.idempotency_release(&store_key).await
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, "could not record the idempotent response");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

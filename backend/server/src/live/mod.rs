@@ -1,0 +1,135 @@
+//! State shared by every replica while games are played: live games, idempotency records, rate
+//! limit counters and the leaderboard cache. In Redis when configured (so a game survives its
+//! replica), in process memory otherwise.
+
+mod memory;
+mod redis_state;
+
+pub use memory::MemoryState;
+pub use redis_state::RedisState;
+
+use async_trait::async_trait;
+use humor_game::Game;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// Redis cannot be reached or did not answer in time.
+    #[error("live state unavailable: {0}")]
+    Unavailable(String),
+    #[error("live state corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A game and the version it was read at (for compare-and-set).
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub version: u64,
+    pub game: Game,
+}
+
+/// What an `Idempotency-Key` lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use: the caller processes the request and then stores or releases the key.
+    New,
+    /// Another request with this key is still being processed.
+    InProgress { fingerprint: String },
+    /// A stored response.
+    Done { fingerprint: String, response: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    pub allowed: bool,
+    pub limit: u64,
+    pub remaining: u64,
+    /// Until the window resets.
+    pub reset_after: Duration,
+}
+
+#[async_trait]
+pub trait LiveState: Send + Sync + 'static {
+    /// "redis" or "memory".
+    fn kind(&self) -> &'static str;
+
+    async fn ping(&self) -> Result<(), LiveError>;
+
+    /// A round trip on a fresh connection (tells "our connections are broken" from "Redis is down").
+    async fn ping_fresh(&self) -> Result<(), LiveError>;
+
+    /// Stores a new game at version 1 and schedules it for the expiry sweep at `game.deadline()`.
+    async fn create_game(&self, game: &Game) -> Result<(), LiveError>;
+
+    async fn load_game(&self, id: Uuid) -> Result<Option<Versioned>, LiveError>;
+
+    /// Stores `game` if it is still at `expected`; false when another request changed it first.
+    /// `due_at` reschedules the game for the sweep.
+    async fn save_game(&self, game: &Game, expected: u64, due_at: i64) -> Result<bool, LiveError>;
+
+    /// Removes the game from the sweep schedule once its end is durable.
+    async fn settle_game(&self, id: Uuid) -> Result<(), LiveError>;
+
+    /// Games not yet settled (live, or finished but not yet durable): `game_sessions_active`.
+    async fn unsettled_games(&self) -> Result<u64, LiveError>;
+
+    /// Up to `limit` games whose sweep time has come.
+    async fn due_games(&self, now_ms: i64, limit: usize) -> Result<Vec<Uuid>, LiveError>;
+
+    async fn idempotency_begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        lock_for: Duration,
+    ) -> Result<IdempotencyBegin, LiveError>;
+
+    async fn idempotency_store(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        response: &str,
+        keep_for: Duration,
+    ) -> Result<(), LiveError>;
+
+    async fn idempotency_release(&self, key: &str) -> Result<(), LiveError>;
+
+    /// Counts one request of `client` in the current fixed window.
+    async fn rate_hit(
+        &self,
+        client: &str,
+        window: Duration,
+        max: u64,
+        now_ms: i64,
+    ) -> Result<RateDecision, LiveError>;
+
+    /// The current cache generation and the answer cached under it, if any.
+    async fn cache_get(&self, key: &str) -> Result<(u64, Option<String>), LiveError>;
+
+    /// Caches an answer computed after `cache_get` returned `generation` (so an invalidation in
+    /// between makes it unreachable instead of stale).
+    async fn cache_put(&self, generation: u64, key: &str, value: &str, ttl: Duration) -> Result<(), LiveError>;
+
+    /// Invalidates every cached answer (a game completed).
+    async fn cache_invalidate(&self) -> Result<(), LiveError>;
+}
+
+/// The fixed window a timestamp falls in, and the time left in it.
+pub(crate) fn window_of(now_ms: i64, window: Duration) -> (i64, Duration) {
+    let w = window.as_millis().max(1) as i64;
+    let index = now_ms.div_euclid(w);
+    let left = (index + 1) * w - now_ms;
+    (index, Duration::from_millis(left as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_to_their_length() {
+        let (i, left) = window_of(125_000, Duration::from_secs(60));
+        assert_eq!(i, 2);
+        assert_eq!(left, Duration::from_secs(55));
+    }
+}

@@ -1,0 +1,375 @@
+//! Live state in Redis, shared by every replica. Every call is bounded by a timeout, so a Redis
+//! outage gives fast errors (and 503s), never a hang.
+
+use super::{window_of, IdempotencyBegin, LiveError, LiveState, RateDecision, Versioned};
+use async_trait::async_trait;
+use humor_game::Game;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// How long a finished game stays readable after its end became durable.
+const FINISHED_KEEP_MS: i64 = 3_600_000;
+
+pub struct RedisState {
+    client: redis::Client,
+    manager: OnceCell<ConnectionManager>,
+    prefix: String,
+    timeout: Duration,
+    create: Script,
+    save: Script,
+    settle: Script,
+    rate: Script,
+    cache_get: Script,
+}
+
+// KEYS: game hash, due zset. ARGV: json, ttl ms, due_at, id.
+const CREATE: &str = r"
+redis.call('HSET', KEYS[1], 'v', 1, 's', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1";
+
+// KEYS: game hash, due zset. ARGV: expected version, json, ttl ms, due_at, id.
+const SAVE: &str = r"
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v or tonumber(v) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 's', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('ZSCORE', KEYS[2], ARGV[5]) then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
+return 1";
+
+// KEYS: game hash, due zset. ARGV: id, ttl ms.
+const SETTLE: &str = r"
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1";
+
+// KEYS: counter. ARGV: window ms.
+const RATE: &str = r"
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return c";
+
+// KEYS: generation counter. ARGV: key prefix, cache key.
+const CACHE_GET: &str = r"
+local g = redis.call('GET', KEYS[1]) or '0'
+return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}";
+
+fn unavailable(e: impl std::fmt::Display) -> LiveError {
+    LiveError::Unavailable(e.to_string())
+}
+
+impl RedisState {
+    /// Validates the URL; the connection is made on first use and re-made after failures.
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisState, LiveError> {
+        let client = redis::Client::open(url).map_err(|e| LiveError::Corrupt(format!("invalid Redis URL: {e}")))?;
+        Ok(RedisState {
+            client,
+            manager: OnceCell::new(),
+            prefix: prefix.to_string(),
+            timeout,
+            create: Script::new(CREATE),
+            save: Script::new(SAVE),
+            settle: Script::new(SETTLE),
+            rate: Script::new(RATE),
+            cache_get: Script::new(CACHE_GET),
+        })
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.prefix.clone();
+        k.push_str(&parts.join(":"));
+        k
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager, LiveError> {
+        let manager = self
+            .manager
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(self.timeout)
+                    .set_response_timeout(self.timeout)
+                    .set_number_of_retries(1);
+                tokio::time::timeout(
+                    self.timeout * 2,
+                    ConnectionManager::new_with_config(self.client.clone(), config),
+                )
+                .await
+                .map_err(|_| unavailable("timed out connecting to Redis"))?
+                .map_err(unavailable)
+            })
+            .await?;
+        Ok(manager.clone())
+    }
+
+    /// Runs one Redis interaction under the timeout, recording its latency and errors.
+    async fn run<T, F, Fut>(&self, operation: &'static str, f: F) -> Result<T, LiveError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let start = Instant::now();
+        let out = async {
+            let conn = self.conn().await?;
+            tokio::time::timeout(self.timeout, f(conn))
+                .await
+                .map_err(|_| unavailable("Redis did not answer in time"))?
+                .map_err(unavailable)
+        }
+        .await;
+        metrics::histogram!("redis_command_duration_seconds", "operation" => operation)
+            .record(start.elapsed().as_secs_f64());
+        if out.is_err() {
+            metrics::counter!("redis_errors_total", "operation" => operation).increment(1);
+        }
+        out
+    }
+
+    fn game_key(&self, id: Uuid) -> String {
+        self.key(&["game", &id.to_string()])
+    }
+
+    fn due_key(&self) -> String {
+        self.key(&["games", "due"])
+    }
+}
+
+fn encode(game: &Game) -> Result<String, LiveError> {
+    serde_json::to_string(game).map_err(|e| LiveError::Corrupt(e.to_string()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Keep a game an hour past its sweep time.
+fn ttl_for(due_at: i64) -> i64 {
+    (due_at - now_ms()).max(0) + FINISHED_KEEP_MS
+}
+
+#[async_trait]
+impl LiveState for RedisState {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<(), LiveError> {
+        self.run("ping", |mut c| async move {
+            redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn ping_fresh(&self) -> Result<(), LiveError> {
+        let client = self.client.clone();
+        tokio::time::timeout(self.timeout * 2, async move {
+            let mut c = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
+            redis::cmd("PING").query_async::<String>(&mut c).await.map_err(unavailable)
+        })
+        .await
+        .map_err(|_| unavailable("timed out"))?
+        .map(|_| ())
+    }
+
+    async fn create_game(&self, game: &Game) -> Result<(), LiveError> {
+        let json = encode(game)?;
+        let (gk, dk, due) = (self.game_key(game.id), self.due_key(), game.deadline());
+        let id = game.id.to_string();
+        self.run("create_game", |mut c| async move {
+            self.create
+                .key(gk)
+                .key(dk)
+                .arg(json)
+                .arg(ttl_for(due))
+                .arg(due)
+                .arg(id)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn load_game(&self, id: Uuid) -> Result<Option<Versioned>, LiveError> {
+        let gk = self.game_key(id);
+        let (version, json): (Option<u64>, Option<String>) = self
+            .run("load_game", |mut c| async move {
+                redis::cmd("HMGET").arg(gk).arg("v").arg("s").query_async(&mut c).await
+            })
+            .await?;
+        match (version, json) {
+            (Some(version), Some(json)) => {
+                let game = serde_json::from_str(&json).map_err(|e| LiveError::Corrupt(e.to_string()))?;
+                Ok(Some(Versioned { version, game }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn save_game(&self, game: &Game, expected: u64, due_at: i64) -> Result<bool, LiveError> {
+        let json = encode(game)?;
+        let (gk, dk) = (self.game_key(game.id), self.due_key());
+        let id = game.id.to_string();
+        let saved: i64 = self
+            .run("save_game", |mut c| async move {
+                self.save
+                    .key(gk)
+                    .key(dk)
+                    .arg(expected)
+                    .arg(json)
+                    .arg(ttl_for(due_at))
+                    .arg(due_at)
+                    .arg(id)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(saved == 1)
+    }
+
+    async fn settle_game(&self, id: Uuid) -> Result<(), LiveError> {
+        let (gk, dk) = (self.game_key(id), self.due_key());
+        self.run("settle_game", |mut c| async move {
+            self.settle
+                .key(gk)
+                .key(dk)
+                .arg(id.to_string())
+                .arg(FINISHED_KEEP_MS)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn unsettled_games(&self) -> Result<u64, LiveError> {
+        let dk = self.due_key();
+        self.run("unsettled_games", |mut c| async move { c.zcard(dk).await }).await
+    }
+
+    async fn due_games(&self, now_ms: i64, limit: usize) -> Result<Vec<Uuid>, LiveError> {
+        let dk = self.due_key();
+        let ids: Vec<String> = self
+            .run("due_games", |mut c| async move {
+                c.zrangebyscore_limit(dk, "-inf", now_ms, 0, limit as isize).await
+            })
+            .await?;
+        Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
+    }
+
+    async fn idempotency_begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        lock_for: Duration,
+    ) -> Result<IdempotencyBegin, LiveError> {
+        let k = self.key(&["idem", key]);
+        let pending = format!("P{fingerprint}");
+        let lock_ms = lock_for.as_millis() as u64;
+        let (set, existing): (Option<String>, Option<String>) = self
+            .run("idempotency_begin", |mut c| async move {
+                redis::pipe()
+                    .cmd("SET")
+                    .arg(&k)
+                    .arg(&pending)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(lock_ms)
+                    .cmd("GET")
+                    .arg(&k)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        if set.is_some() {
+            return Ok(IdempotencyBegin::New);
+        }
+        match existing {
+            None => Ok(IdempotencyBegin::New),
+            Some(v) => match v.split_at_checked(1) {
+                Some(("P", fp)) => Ok(IdempotencyBegin::InProgress {
+                    fingerprint: fp.to_string(),
+                }),
+                Some(("D", rest)) => match rest.split_once('\n') {
+                    Some((fp, response)) => Ok(IdempotencyBegin::Done {
+                        fingerprint: fp.to_string(),
+                        response: response.to_string(),
+                    }),
+                    None => Err(LiveError::Corrupt("idempotency record".into())),
+                },
+                _ => Err(LiveError::Corrupt("idempotency record".into())),
+            },
+        }
+    }
+
+    async fn idempotency_store(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        response: &str,
+        keep_for: Duration,
+    ) -> Result<(), LiveError> {
+        let k = self.key(&["idem", key]);
+        let v = format!("D{fingerprint}\n{response}");
+        let ms = keep_for.as_millis() as u64;
+        self.run("idempotency_store", |mut c| async move { c.pset_ex(k, v, ms).await }).await
+    }
+
+    async fn idempotency_release(&self, key: &str) -> Result<(), LiveError> {
+        let k = self.key(&["idem", key]);
+        self.run("idempotency_release", |mut c| async move { c.del(k).await }).await
+    }
+
+    async fn rate_hit(
+        &self,
+        client: &str,
+        window: Duration,
+        max: u64,
+        now_ms: i64,
+    ) -> Result<RateDecision, LiveError> {
+        let (index, reset_after) = window_of(now_ms, window);
+        let k = self.key(&["rl", client, &index.to_string()]);
+        let window_ms = window.as_millis() as u64;
+        let count: u64 = self
+            .run("rate_limit", |mut c| async move {
+                self.rate.key(k).arg(window_ms).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(RateDecision {
+            allowed: count <= max,
+            limit: max,
+            remaining: max.saturating_sub(count),
+            reset_after,
+        })
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<(u64, Option<String>), LiveError> {
+        let (gen_key, prefix) = (self.key(&["lb", "gen"]), self.key(&["lb", ""]));
+        let key = key.to_string();
+        let (generation, value): (String, Option<String>) = self
+            .run("cache_get", |mut c| async move {
+                self.cache_get.key(gen_key).arg(prefix).arg(key).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok((generation.parse().unwrap_or(0), value))
+    }
+
+    async fn cache_put(&self, generation: u64, key: &str, value: &str, ttl: Duration) -> Result<(), LiveError> {
+        let full = format!("{}{generation}:{key}", self.key(&["lb", ""]));
+        let (value, ms) = (value.to_string(), ttl.as_millis() as u64);
+        self.run("cache_put", |mut c| async move { c.pset_ex(full, value, ms).await }).await
+    }
+
+    async fn cache_invalidate(&self) -> Result<(), LiveError> {
+        let gen_key = self.key(&["lb", "gen"]);
+        self.run("cache_invalidate", |mut c| async move { c.incr::<_, _, i64>(gen_key, 1).await.map(|_| ()) })
+            .await
+    }
+}

@@ -1,0 +1,420 @@
+//! Playing: dealing, flipping, pausing, finishing. The live state is the serialisation point
+//! (compare-and-set per game); a game's end is written to the durable store before the API
+//! acknowledges it, and the expiry sweep settles whatever a crash or outage left behind.
+
+use super::{AppError, Auth, FieldError};
+use crate::clock::utc_date;
+use crate::live::Versioned;
+use crate::state::AppState;
+use crate::views::{DifficultyView, GameResult, PlayerView, RankView};
+use humor_game::daily::format_date;
+use humor_game::game::NewGame;
+use humor_game::{deck, DailyChallenge, Difficulty, FlipOutcome, Game, GameError, GameStatus, Username};
+use humor_store::{Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, StoreError};
+use uuid::Uuid;
+
+/// How many times a request re-reads a game another request changed under it.
+const CAS_ATTEMPTS: usize = 16;
+/// A finished game waits this long for its own request to make it durable before the sweep does.
+const SETTLE_GRACE_MS: i64 = 5_000;
+
+pub struct StartCommand {
+    pub username: Username,
+    pub difficulty: Option<Difficulty>,
+    pub categories: Option<Vec<String>>,
+    pub daily: bool,
+}
+
+/// A game as a request finds it: still in the live state, or only in the durable store.
+pub enum Found {
+    Live(Game),
+    Stored(GameRecord),
+}
+
+pub struct DailyInfo {
+    pub challenge: DailyChallenge,
+    pub ends_at_ms: i64,
+    pub played: Option<bool>,
+}
+
+impl AppState {
+    pub async fn daily_challenge(&self, auth: Auth) -> Result<DailyInfo, AppError> {
+        let keys = self.keys()?;
+        let now = self.clock.now_ms();
+        let date = utc_date(now);
+        let date_s = format_date(date);
+        let challenge = DailyChallenge::for_date(date, keys.daily_seed(&date_s));
+        let played = match auth {
+            Auth::Player(id) => Some(self.db(self.store.daily_started(id, &date_s)).await?),
+            Auth::Anonymous => None,
+        };
+        let day_ms = 86_400_000;
+        Ok(DailyInfo {
+            challenge,
+            ends_at_ms: (now.div_euclid(day_ms) + 1) * day_ms,
+            played,
+        })
+    }
+
+    pub async fn start_game(&self, cmd: StartCommand, auth: Auth) -> Result<(Game, PlayerView), AppError> {
+        let keys = self.keys()?;
+        let now = self.clock.now_ms();
+        let (difficulty, layout, daily) = if cmd.daily {
+            let date_s = format_date(utc_date(now));
+            let challenge = DailyChallenge::for_date(utc_date(now), keys.daily_seed(&date_s));
+            let mut errors = Vec::new();
+            if cmd.difficulty.is_some_and(|d| d != challenge.difficulty) {
+                errors.push(FieldError::new(
+                    "difficulty",
+                    format!("today's challenge is {}; omit difficulty for a daily game", challenge.difficulty),
+                ));
+            }
+            if cmd.categories.as_ref().is_some_and(|c| !c.is_empty() && *c != challenge.categories) {
+                errors.push(FieldError::new("categories", "the daily challenge has fixed categories; omit them"));
+            }
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors));
+            }
+            (challenge.difficulty, challenge.layout, Some(date_s))
+        } else {
+            let difficulty = cmd.difficulty.unwrap_or(Difficulty::Easy);
+            let categories = cmd.categories.unwrap_or_default();
+            let layout = deck::deal(difficulty, &categories, &mut rand::rng());
+            (difficulty, layout, None)
+        };
+
+        let resolved = self.resolve_player(&cmd.username, auth).await?;
+        let player = resolved.player;
+        if let Some(date) = &daily {
+            if self.db(self.store.daily_started(player.id, date)).await? {
+                return Err(AppError::DailyAlreadyPlayed);
+            }
+        }
+        let game = Game::new(
+            NewGame {
+                id: Uuid::new_v4(),
+                player_id: player.id,
+                username: player.username.clone(),
+                difficulty,
+                daily,
+                layout,
+                now,
+            },
+            &mut rand::rng(),
+        );
+        let record = NewGameRecord {
+            id: game.id,
+            player_id: player.id,
+            difficulty,
+            daily: game.daily.clone(),
+            started_at_ms: now,
+        };
+        match self.db_raw(self.store.insert_game(&record)).await? {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(AppError::DailyAlreadyPlayed),
+            Err(e) => return Err(e.into()),
+        }
+        if let Err(e) = self.live(self.live.create_game(&game)).await {
+            // Never playable: record it as abandoned rather than leave it "active" forever.
+            let _ = self.db(self.store.finish_game(&finished_record(&game, FinalStatus::Abandoned, now))).await;
+            return Err(e);
+        }
+        metrics::counter!("games_started_total", "difficulty" => difficulty.as_str()).increment(1);
+        Ok((game, resolved.view))
+    }
+
+    /// Loads a live game, applies `op` and stores the result atomically; retries when another
+    /// request changed the game first. On error nothing changes, except that a game found past
+    /// its deadline is expired (and recorded) before `GameError::Expired` is returned.
+    async fn mutate<T>(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op: impl Fn(&mut Game, i64) -> Result<T, GameError>,
+    ) -> Result<(Game, T), AppError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await? else {
+                return Err(self.not_live(id, auth).await);
+            };
+            auth.require(game.player_id)?;
+            let now = self.clock.now_ms();
+            let expired = game.tick(now);
+            let outcome = op(&mut game, now);
+            if outcome.is_err() && !expired {
+                return Err(outcome.err().map(AppError::Game).unwrap_or(AppError::Busy));
+            }
+            let due_at = if game.status.is_live() { game.deadline() } else { now + SETTLE_GRACE_MS };
+            if !self.live(self.live.save_game(&game, version, due_at)).await? {
+                continue;
+            }
+            if !game.status.is_live() {
+                self.settle(&game).await?;
+            }
+            return match outcome {
+                Ok(t) if !expired => Ok((game, t)),
+                _ => Err(AppError::Game(GameError::Expired)),
+            };
+        }
+        Err(AppError::Busy)
+    }
+
+    /// Why a game is not in the live state (checked only for its owner).
+    async fn not_live(&self, id: Uuid, auth: Auth) -> AppError {
+        match self.db(self.store.game(id)).await {
+            Ok(Some(record)) => {
+                if let Err(e) = auth.require(record.player_id) {
+                    return e;
+                }
+                match record.status.as_str() {
+                    "completed" => AppError::Game(GameError::Completed),
+                    "expired" => AppError::Game(GameError::Expired),
+                    "abandoned" => AppError::Game(GameError::Abandoned),
+                    _ => AppError::GameNotFound,
+                }
+            }
+            Ok(None) => AppError::GameNotFound,
+            Err(e) => e,
+        }
+    }
+
+    pub async fn flip(
+        &self,
+        id: Uuid,
+        card_id: &str,
+        auth: Auth,
+    ) -> Result<(Game, FlipOutcome, Option<GameResult>), AppError> {
+        let (game, outcome) = self
+            .mutate(id, auth, |g, now| g.flip(card_id, now, &mut rand::rng()))
+            .await?;
+        record_flip(&game, &outcome);
+        let result = self.completion_result(&game, outcome.completed).await;
+        Ok((game, outcome, result))
+    }
+
+    /// The compatibility call: both cards of an attempt at once.
+    pub async fn match_pair(
+        &self,
+        id: Uuid,
+        first: &str,
+        second: &str,
+        auth: Auth,
+    ) -> Result<(Game, [FlipOutcome; 2], Option<GameResult>), AppError> {
+        let (game, outcomes) = self
+            .mutate(id, auth, |g, now| {
+                if g.attempt_in_progress() {
+                    return Err(GameError::AttemptInProgress);
+                }
+                let a = g.flip(first, now, &mut rand::rng())?;
+                let b = g.flip(second, now, &mut rand::rng())?;
+                Ok([a, b])
+            })
+            .await?;
+        for o in &outcomes {
+            record_flip(&game, o);
+        }
+        let result = self.completion_result(&game, outcomes[1].completed).await;
+        Ok((game, outcomes, result))
+    }
+
+    pub async fn pause(&self, id: Uuid, auth: Auth) -> Result<Game, AppError> {
+        Ok(self.mutate(id, auth, |g, now| g.pause(now)).await?.0)
+    }
+
+    pub async fn resume(&self, id: Uuid, auth: Auth) -> Result<Game, AppError> {
+        Ok(self.mutate(id, auth, |g, now| g.resume(now)).await?.0)
+    }
+
+    pub async fn abandon(&self, id: Uuid, auth: Auth) -> Result<Game, AppError> {
+        Ok(self.mutate(id, auth, |g, now| g.abandon(now)).await?.0)
+    }
+
+    /// The game for its owner, brought up to date (an overdue game is expired on the way).
+    pub async fn find_game(&self, id: Uuid, auth: Auth) -> Result<Found, AppError> {
+        let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await? else {
+            let record = self.db(self.store.game(id)).await?.ok_or(AppError::GameNotFound)?;
+            auth.require(record.player_id)?;
+            return Ok(Found::Stored(record));
+        };
+        auth.require(game.player_id)?;
+        let now = self.clock.now_ms();
+        if game.tick(now) && self.live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS)).await? {
+            self.settle(&game).await?;
+        }
+        Ok(Found::Live(game))
+    }
+
+    /// `POST /api/game/complete`: the stored result of a finished game, every time.
+    pub async fn complete(&self, id: Uuid, auth: Auth) -> Result<GameResult, AppError> {
+        match self.find_game(id, auth).await? {
+            Found::Live(game) => match game.status {
+                GameStatus::Completed => {
+                    let mut result = self.settle(&game).await?.ok_or(AppError::GameNotFound)?;
+                    result.rank = self.rank_after(&game).await;
+                    Ok(result)
+                }
+                GameStatus::Expired => Err(GameError::Expired.into()),
+                GameStatus::Abandoned => Err(GameError::Abandoned.into()),
+                GameStatus::Active | GameStatus::Paused => Err(GameError::NotFinished.into()),
+            },
+            Found::Stored(record) => match record.status.as_str() {
+                "completed" => {
+                    let mut result = stored_result(&record)?;
+                    result.rank = self.rank_of_record(&record).await;
+                    Ok(result)
+                }
+                "expired" => Err(GameError::Expired.into()),
+                "abandoned" => Err(GameError::Abandoned.into()),
+                _ => Err(AppError::GameNotFound),
+            },
+        }
+    }
+
+    async fn completion_result(&self, game: &Game, completed_now: bool) -> Option<GameResult> {
+        if !completed_now {
+            return None;
+        }
+        let mut result = GameResult::of(game)?;
+        result.rank = self.rank_after(game).await;
+        Some(result)
+    }
+
+    /// Makes a finished game's end durable (idempotent) and takes it off the sweep schedule.
+    /// Returns the result of a completed game.
+    pub async fn settle(&self, game: &Game) -> Result<Option<GameResult>, AppError> {
+        let status = match game.status {
+            GameStatus::Completed => FinalStatus::Completed,
+            GameStatus::Expired => FinalStatus::Expired,
+            GameStatus::Abandoned => FinalStatus::Abandoned,
+            GameStatus::Active | GameStatus::Paused => return Ok(None),
+        };
+        let finished_at = game.finished_at.unwrap_or_else(|| self.clock.now_ms());
+        let result = GameResult::of(game);
+        let mut record = finished_record(game, status, finished_at);
+        record.result = result
+            .as_ref()
+            .map(|r| serde_json::to_string(r).map_err(|e| AppError::Internal(e.to_string())))
+            .transpose()?;
+        let newly = self.db(self.store.finish_game(&record)).await?;
+        if newly {
+            let d = game.difficulty.as_str();
+            match status {
+                FinalStatus::Completed => {
+                    metrics::counter!("games_completed_total", "difficulty" => d).increment(1);
+                    metrics::histogram!("game_final_score", "difficulty" => d).record(f64::from(result.as_ref().map_or(0, |r| r.final_score)));
+                    metrics::histogram!("game_completion_seconds", "difficulty" => d).record(record.time_ms as f64 / 1000.0);
+                    if let Err(e) = self.live(self.live.cache_invalidate()).await {
+                        tracing::warn!(error = %e, "could not invalidate the leaderboard cache");
+                    }
+                }
+                FinalStatus::Expired => metrics::counter!("games_expired_total", "difficulty" => d).increment(1),
+                FinalStatus::Abandoned => metrics::counter!("games_abandoned_total", "difficulty" => d).increment(1),
+            }
+        }
+        if let Err(e) = self.live(self.live.settle_game(game.id)).await {
+            // Durable already; the sweep will take it off the schedule later.
+            tracing::warn!(game = %game.id, error = %e, "could not settle the game in the live state");
+        }
+        Ok(result)
+    }
+
+    fn result_board(difficulty: Difficulty, daily: Option<&str>) -> Board {
+        match daily {
+            Some(date) => Board {
+                kind: BoardKind::Daily(date.to_string()),
+                difficulty: None,
+            },
+            None => Board {
+                kind: BoardKind::All,
+                difficulty: Some(difficulty),
+            },
+        }
+    }
+
+    async fn rank_on(&self, board: Board, player: Uuid) -> Option<RankView> {
+        let row = self.db(self.store.rank(&board, player)).await.ok()??;
+        let total = self.db(self.store.board_size(&board)).await.ok()?;
+        Some(RankView {
+            position: row.rank,
+            total_players: total,
+            timeframe: if matches!(board.kind, BoardKind::Daily(_)) { "daily" } else { "all" }.into(),
+            difficulty: board.difficulty.map(DifficultyView::from),
+            daily: match board.kind {
+                BoardKind::Daily(d) => Some(d),
+                _ => None,
+            },
+        })
+    }
+
+    async fn rank_after(&self, game: &Game) -> Option<RankView> {
+        self.rank_on(Self::result_board(game.difficulty, game.daily.as_deref()), game.player_id)
+            .await
+    }
+
+    async fn rank_of_record(&self, record: &GameRecord) -> Option<RankView> {
+        let difficulty = record.difficulty.parse().ok()?;
+        self.rank_on(Self::result_board(difficulty, record.daily.as_deref()), record.player_id)
+            .await
+    }
+
+    /// One pass of the expiry sweep: expires overdue games and settles finished ones that a
+    /// crash or an outage left unsettled. Any replica may run it; compare-and-set and the
+    /// idempotent store make concurrent sweeps harmless.
+    pub async fn sweep_once(&self) -> Result<usize, AppError> {
+        let now = self.clock.now_ms();
+        let due = self.live(self.live.due_games(now, 200)).await?;
+        let mut settled = 0;
+        for id in due {
+            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await? else {
+                self.live(self.live.settle_game(id)).await?;
+                continue;
+            };
+            if game.status.is_live() {
+                if game.tick(now) {
+                    if self.live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS)).await? {
+                        self.settle(&game).await?;
+                        settled += 1;
+                    }
+                } else {
+                    // The deadline moved (a pause): reschedule.
+                    self.live(self.live.save_game(&game, version, game.deadline())).await?;
+                }
+            } else {
+                self.settle(&game).await?;
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+}
+
+fn record_flip(game: &Game, outcome: &FlipOutcome) {
+    let kind = match &outcome.outcome {
+        None => "reveal",
+        Some(o) if o.kind == humor_game::OutcomeKind::Hit => "hit",
+        Some(_) => "miss",
+    };
+    metrics::counter!("game_flips_total", "difficulty" => game.difficulty.as_str(), "outcome" => kind).increment(1);
+}
+
+fn finished_record(game: &Game, status: FinalStatus, finished_at: i64) -> FinishedGame {
+    FinishedGame {
+        id: game.id,
+        player_id: game.player_id,
+        username: game.username.clone(),
+        difficulty: game.difficulty,
+        daily: game.daily.clone(),
+        status,
+        score: i64::from(game.score(finished_at).total()),
+        moves: i64::from(game.tally.moves()),
+        misses: i64::from(game.tally.misses),
+        pairs_found: i64::from(game.tally.pairs_found),
+        time_ms: game.elapsed_ms(finished_at),
+        finished_at_ms: finished_at,
+        result: None,
+    }
+}
+
+pub fn stored_result(record: &GameRecord) -> Result<GameResult, AppError> {
+    let json = record.result.as_deref().ok_or(AppError::GameNotFound)?;
+    serde_json::from_str(json).map_err(|e| AppError::Internal(format!("stored result: {e}")))
+}

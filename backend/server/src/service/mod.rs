@@ -1,0 +1,126 @@
+//! The application layer: what the API does, in terms of the game rules, the durable store and
+//! the live state. No HTTP here.
+
+pub mod boards;
+pub mod games;
+pub mod players;
+
+use crate::live::LiveError;
+use crate::state::AppState;
+use crate::tokens::TokenKeys;
+use humor_game::GameError;
+use humor_store::StoreError;
+use std::future::Future;
+use uuid::Uuid;
+
+/// One invalid input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything the application layer can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    #[error("a player token is required")]
+    TokenRequired,
+    #[error("this belongs to another player")]
+    NotOwner,
+    #[error("no such game")]
+    GameNotFound,
+    #[error("no such player")]
+    PlayerNotFound,
+    #[error("the player is not on this leaderboard")]
+    NotRanked,
+    #[error(transparent)]
+    Game(#[from] GameError),
+    #[error("today's daily challenge was already started")]
+    DailyAlreadyPlayed,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
+    #[error("still starting")]
+    Starting,
+    #[error("too many concurrent changes to this game")]
+    Busy,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => AppError::Unavailable("database"),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<LiveError> for AppError {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::Unavailable(_) => AppError::Unavailable("redis"),
+            LiveError::Corrupt(m) => AppError::Internal(m),
+        }
+    }
+}
+
+/// Who is asking: a verified player id from the bearer token, or nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Anonymous,
+    Player(Uuid),
+}
+
+impl Auth {
+    /// Allows the owner only.
+    pub fn require(self, owner: Uuid) -> Result<(), AppError> {
+        match self {
+            Auth::Player(id) if id == owner => Ok(()),
+            Auth::Player(_) => Err(AppError::NotOwner),
+            Auth::Anonymous => Err(AppError::TokenRequired),
+        }
+    }
+}
+
+impl AppState {
+    pub fn keys(&self) -> Result<&TokenKeys, AppError> {
+        self.tokens.get().ok_or(AppError::Starting)
+    }
+
+    /// A database call, bounded so an outage answers fast instead of hanging.
+    pub async fn db<T>(&self, fut: impl Future<Output = Result<T, StoreError>>) -> Result<T, AppError> {
+        self.db_raw(fut).await?.map_err(Into::into)
+    }
+
+    /// Like [`AppState::db`], but leaves the store's own errors to the caller.
+    pub async fn db_raw<T>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<Result<T, StoreError>, AppError> {
+        tokio::time::timeout(self.config.dependency_timeout * 3, fut)
+            .await
+            .map_err(|_| AppError::Unavailable("database"))
+    }
+
+    /// A live-state call (Redis calls carry their own timeout).
+    pub async fn live<T>(&self, fut: impl Future<Output = Result<T, LiveError>>) -> Result<T, AppError> {
+        tokio::time::timeout(self.config.dependency_timeout * 3, fut)
+            .await
+            .map_err(|_| AppError::Unavailable("redis"))?
+            .map_err(Into::into)
+    }
+}

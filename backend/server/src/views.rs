@@ -1,0 +1,314 @@
+//! What the API shows: JSON shapes (camelCase) built from domain values. They also describe
+//! themselves for the OpenAPI document.
+
+use crate::clock::iso;
+use humor_game::scoring::{self, Achievement, Performance, ScoreBreakdown};
+use humor_game::{CardState, Difficulty, Game, GameStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DifficultyView {
+    Easy,
+    Medium,
+    Hard,
+    Expert,
+}
+
+impl From<Difficulty> for DifficultyView {
+    fn from(d: Difficulty) -> Self {
+        match d {
+            Difficulty::Easy => DifficultyView::Easy,
+            Difficulty::Medium => DifficultyView::Medium,
+            Difficulty::Hard => DifficultyView::Hard,
+            Difficulty::Expert => DifficultyView::Expert,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusView {
+    Active,
+    Paused,
+    Completed,
+    Expired,
+    Abandoned,
+}
+
+impl From<GameStatus> for StatusView {
+    fn from(s: GameStatus) -> Self {
+        match s {
+            GameStatus::Active => StatusView::Active,
+            GameStatus::Paused => StatusView::Paused,
+            GameStatus::Completed => StatusView::Completed,
+            GameStatus::Expired => StatusView::Expired,
+            GameStatus::Abandoned => StatusView::Abandoned,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CardStateView {
+    Down,
+    Up,
+    Matched,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceView {
+    pub emoji: String,
+    pub name: String,
+    pub category: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CardView {
+    /// Random per game; says nothing about the face.
+    pub id: String,
+    /// Row-major position in the grid.
+    pub position: usize,
+    pub state: CardStateView,
+    /// Only for cards that are face up or matched.
+    pub face: Option<FaceView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GridView {
+    pub columns: usize,
+    pub rows: usize,
+}
+
+/// The state of a game a player may see.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GameView {
+    pub game_id: Uuid,
+    pub username: String,
+    pub difficulty: DifficultyView,
+    /// The daily challenge's date (`YYYY-MM-DD`), if this game plays it.
+    pub daily: Option<String>,
+    pub status: StatusView,
+    pub grid: GridView,
+    pub total_pairs: u32,
+    pub time_limit_ms: i64,
+    pub remaining_ms: i64,
+    pub elapsed_ms: i64,
+    pub score: u32,
+    pub moves: u32,
+    pub pairs_found: u32,
+    pub misses: u32,
+    /// The current run of successive hits.
+    pub streak: u32,
+    pub pauses_left: u8,
+    pub started_at: String,
+    pub cards: Vec<CardView>,
+}
+
+pub fn face_view(card: &humor_game::Card) -> FaceView {
+    let f = card.face();
+    FaceView {
+        emoji: f.emoji.to_string(),
+        name: f.name.to_string(),
+        category: f.category.to_string(),
+    }
+}
+
+impl GameView {
+    pub fn of(game: &Game, now: i64) -> GameView {
+        let rules = game.rules();
+        GameView {
+            game_id: game.id,
+            username: game.username.clone(),
+            difficulty: game.difficulty.into(),
+            daily: game.daily.clone(),
+            status: game.status.into(),
+            grid: GridView {
+                columns: rules.columns,
+                rows: rules.rows,
+            },
+            total_pairs: rules.pairs as u32,
+            time_limit_ms: rules.time_limit_ms,
+            remaining_ms: game.remaining_ms(now),
+            elapsed_ms: game.elapsed_ms(now),
+            score: game.score(now).total(),
+            moves: game.tally.moves(),
+            pairs_found: game.tally.pairs_found,
+            misses: game.tally.misses,
+            streak: game.tally.run,
+            pauses_left: game.pauses_left(),
+            started_at: iso(game.started_at),
+            cards: game
+                .cards
+                .iter()
+                .enumerate()
+                .map(|(position, c)| CardView {
+                    id: c.id.clone(),
+                    position,
+                    state: match c.state {
+                        CardState::Down => CardStateView::Down,
+                        CardState::Up => CardStateView::Up,
+                        CardState::Matched => CardStateView::Matched,
+                    },
+                    face: (c.state != CardState::Down).then(|| face_view(c)),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoreBreakdownView {
+    pub base_score: u32,
+    /// Sum of the per-pair speed bonuses.
+    pub pair_bonus: u32,
+    /// The game speed bonus (150% of the base when finished within half the time limit).
+    pub speed_bonus: u32,
+    pub perfect_game_bonus: u32,
+    pub streak_bonus: u32,
+    pub penalties: u32,
+}
+
+impl From<ScoreBreakdown> for ScoreBreakdownView {
+    fn from(b: ScoreBreakdown) -> Self {
+        ScoreBreakdownView {
+            base_score: b.base_score,
+            pair_bonus: b.pair_bonus,
+            speed_bonus: b.speed_bonus,
+            perfect_game_bonus: b.perfect_game_bonus,
+            streak_bonus: b.streak_bonus,
+            penalties: b.penalties,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceView {
+    pub level: String,
+    pub emoji: String,
+    /// Final score as a percentage of the honest maximum.
+    pub percent: f64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AchievementView {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub icon: String,
+    pub rarity: String,
+}
+
+impl From<Achievement> for AchievementView {
+    fn from(a: Achievement) -> Self {
+        AchievementView {
+            id: a.id().into(),
+            title: a.title().into(),
+            description: a.description().into(),
+            icon: a.icon().into(),
+            rarity: a.rarity().into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RankView {
+    pub position: i64,
+    pub total_players: i64,
+    pub timeframe: String,
+    pub difficulty: Option<DifficultyView>,
+    pub daily: Option<String>,
+}
+
+/// A finished game's result, as stored when the last pair is found.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GameResult {
+    pub game_id: Uuid,
+    pub username: String,
+    pub difficulty: DifficultyView,
+    pub daily: Option<String>,
+    pub final_score: u32,
+    pub score_breakdown: ScoreBreakdownView,
+    /// The honest maximum for the difficulty.
+    pub max_score: u32,
+    pub performance: PerformanceView,
+    pub time_elapsed_ms: i64,
+    pub total_moves: u32,
+    pub matches_found: u32,
+    pub misses: u32,
+    /// Pairs found per move, in percent (one decimal).
+    pub accuracy: f64,
+    pub achievements: Vec<AchievementView>,
+    /// The player's place right after this game (all-time board of the difficulty, or the daily board).
+    pub rank: Option<RankView>,
+    pub completed_at: String,
+}
+
+impl GameResult {
+    /// The result of a completed game (without rank, which changes over time).
+    pub fn of(game: &Game) -> Option<GameResult> {
+        let breakdown = game.final_score().ok()?;
+        let finished = game.finished_at?;
+        let total = breakdown.total();
+        let max = scoring::max_score(game.difficulty);
+        let performance = Performance::for_score(total, max);
+        let moves = game.tally.moves();
+        Some(GameResult {
+            game_id: game.id,
+            username: game.username.clone(),
+            difficulty: game.difficulty.into(),
+            daily: game.daily.clone(),
+            final_score: total,
+            score_breakdown: breakdown.into(),
+            max_score: max,
+            performance: PerformanceView {
+                level: performance.label().into(),
+                emoji: performance.emoji().into(),
+                percent: scoring::percent_of(total, max),
+                message: performance.message().into(),
+            },
+            time_elapsed_ms: game.elapsed_ms(finished),
+            total_moves: moves,
+            matches_found: game.tally.pairs_found,
+            misses: game.tally.misses,
+            accuracy: if moves == 0 {
+                0.0
+            } else {
+                (f64::from(game.tally.pairs_found) * 1000.0 / f64::from(moves)).round() / 10.0
+            },
+            achievements: scoring::achievements(&game.tally, &breakdown)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            rank: None,
+            completed_at: iso(finished),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayerView {
+    pub username: String,
+    /// True when this request claimed the name.
+    pub is_new: bool,
+    /// The player token: returned only once, when the name is claimed. Keep it like a password.
+    pub token: Option<String>,
+}
+
+/// Formats milliseconds as the original's `42.0s`.
+pub fn seconds_label(ms: i64) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
+}
