@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Runs the build stage of backend/Dockerfile without Docker, on a copy of backend/ alone.
+
+This machine has no Docker engine, so CI proves the image build another way: it reads the Dockerfile's build
+stage and carries out its instructions itself, in order (WORKDIR, ENV, COPY from the context with the
+.dockerignore rules, RUN in that directory), on a context made of backend/'s files only. Any instruction it
+cannot carry out faithfully (ADD, COPY --from, RUN --mount, a second WORKDIR...) fails the test, so the
+Dockerfile cannot drift away from what CI proves. Afterwards it checks what the runtime stage copies out:
+the binary exists, runs `--help` and `contract`, and links only libraries the Debian-slim runtime has.
+
+    image_build.py [--keep]     (CARGO_TARGET_DIR defaults to <repo>/target/image-build; builds offline)
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BACKEND = os.path.join(ROOT, "backend")
+DOCKERFILE = os.path.join(BACKEND, "Dockerfile")
+# Shared libraries every debian:bookworm-slim has (libc6, libgcc-s1). Anything else would need an apt package.
+RUNTIME_LIBS = {"linux-vdso.so.1", "libc.so.6", "libm.so.6", "libgcc_s.so.1", "libdl.so.2", "libpthread.so.0",
+                "librt.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+
+
+class Fail(Exception):
+    pass
+
+
+def instructions(path):
+    """Yields (keyword, arguments) for each instruction, with continuation lines joined and comments dropped."""
+    logical = ""
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            line = raw.rstrip("\n")
+            if not logical and (not line.strip() or line.lstrip().startswith("#")):
+                continue
+            if logical and line.lstrip().startswith("#"):
+                continue
+            if line.endswith("\\"):
+                logical += line[:-1] + " "
+                continue
+            logical += line
+            keyword, _, rest = logical.strip().partition(" ")
+            yield keyword.upper(), rest.strip()
+            logical = ""
+    if logical:
+        raise Fail("the Dockerfile ends inside a continuation line")
+
+
+def stages(path):
+    """{stage name: [(keyword, args), ...]} plus the global ARG defaults."""
+    result, global_args, current = {}, {}, None
+    for keyword, rest in instructions(path):
+        if keyword == "FROM":
+            m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?$", rest, re.IGNORECASE)
+            if not m:
+                raise Fail(f"cannot read FROM {rest}")
+            current = (m.group(2) or f"stage{len(result)}").lower()
+            result[current] = []
+        elif current is None:
+            if keyword != "ARG":
+                raise Fail(f"{keyword} before the first FROM")
+            name, _, default = rest.partition("=")
+            global_args[name] = default
+        else:
+            result[current].append((keyword, rest))
+    return result, global_args
+
+
+def ignore_patterns(context):
+    path = os.path.join(context, ".dockerignore")
+    patterns = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    patterns.append(line)
+    return patterns
+
+
+def _match(pattern, rel):
+    """Docker's rule: a pattern excludes a path when it matches the path or one of its parent directories."""
+    regex = re.escape(pattern.strip("/"))
+    regex = regex.replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+    parts = rel.split("/")
+    return any(re.fullmatch(regex, "/".join(parts[:i])) for i in range(1, len(parts) + 1))
+
+
+def excluded(rel, patterns):
+    out = False
+    for p in patterns:
+        if p.startswith("!"):
+            if _match(p[1:], rel):
+                out = False
+        elif _match(p, rel):
+            out = True
+    return out
+
+
+def make_context(dest):
+    """backend/'s files as a fresh clone has them (tracked, plus new files git does not ignore)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "backend"],
+                            cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
+    count = 0
+    for rel in filter(None, listed):
+        src = os.path.join(ROOT, rel)
+        if not os.path.isfile(src):
+            continue  # deleted in the work tree but still in the index
+        target = os.path.join(dest, os.path.relpath(rel, "backend"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(src, target)
+        count += 1
+    return count
+
+
+def docker_copy(context, patterns, workdir, args):
+    if args.startswith("--"):
+        raise Fail(f"COPY {args}: options are not emulated in the build stage")
+    parts = shlex.split(args)
+    if len(parts) < 2:
+        raise Fail(f"COPY {args}: needs a source and a destination")
+    *sources, dest = parts
+    dest_path = os.path.join(workdir, dest)
+    dest_is_dir = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
+    for src in sources:
+        if os.path.isabs(src) or ".." in src.split("/") or any(c in src for c in "*?["):
+            raise Fail(f"COPY {src}: only plain relative paths from the context are emulated")
+        src_path = os.path.normpath(os.path.join(context, src))
+        rel_src = os.path.relpath(src_path, context)
+        if os.path.isdir(src_path):
+            # Directory: its contents go into dest, minus what .dockerignore excludes.
+            for base, _dirs, files in os.walk(src_path):
+                for name in files:
+                    full = os.path.join(base, name)
+                    rel = os.path.relpath(full, context)
+                    if excluded(rel, patterns):
+                        continue
+                    target = os.path.join(dest_path, os.path.relpath(full, src_path))
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    shutil.copy2(full, target)
+        else:
+            if not os.path.exists(src_path) or excluded(rel_src, patterns):
+                raise Fail(f"COPY {src}: not in the build context (missing, or excluded by .dockerignore)")
+            target = os.path.join(dest_path, os.path.basename(src)) if dest_is_dir else dest_path
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(src_path, target)
+
+
+def expand(value, variables):
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: variables.get(m.group(1) or m.group(2), ""), value)
+
+
+def run_build_stage(steps, global_args, context, root_dir, env):
+    patterns = ignore_patterns(context)
+    variables = dict(global_args)
+    workdir = None
+    container_workdir = None
+    for keyword, args in steps:
+        if keyword == "WORKDIR":
+            if workdir is not None:
+                raise Fail("a second WORKDIR in the build stage is not emulated")
+            container_workdir = args
+            workdir = os.path.join(root_dir, args.lstrip("/"))
+            os.makedirs(workdir, exist_ok=True)
+        elif keyword == "ENV":
+            for token in shlex.split(args):
+                k, sep, v = token.partition("=")
+                if not sep:
+                    raise Fail(f"ENV {args}: use the KEY=value form")
+                env[k] = expand(v, variables)
+                variables[k] = env[k]
+        elif keyword == "ARG":
+            name, _, default = args.partition("=")
+            variables[name] = default
+        elif keyword == "COPY":
+            if workdir is None:
+                raise Fail("COPY before WORKDIR")
+            docker_copy(context, patterns, workdir, args)
+        elif keyword == "RUN":
+            if workdir is None:
+                raise Fail("RUN before WORKDIR")
+            if args.startswith("--") or args.startswith("["):
+                raise Fail(f"RUN {args}: only the shell form without options is emulated")
+            print(f"--- RUN {args}", flush=True)
+            t0 = time.monotonic()
+            subprocess.run(["/bin/sh", "-c", args], cwd=workdir, env=env, check=True)
+            print(f"--- done in {time.monotonic() - t0:.0f}s", flush=True)
+        else:
+            raise Fail(f"{keyword} is not emulated in the build stage")
+    if workdir is None:
+        raise Fail("the build stage has no WORKDIR")
+    return container_workdir
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    opts = parser.parse_args()
+
+    all_stages, global_args = stages(DOCKERFILE)
+    if "build" not in all_stages:
+        raise Fail("backend/Dockerfile has no stage named 'build'")
+    runtime = [s for s in all_stages if s != "build"]
+    if len(runtime) != 1:
+        raise Fail(f"expected one runtime stage after 'build', found {runtime}")
+
+    # The dependency layer copies each workspace member's manifest by hand: it must list exactly the members.
+    with open(os.path.join(BACKEND, "Cargo.image.toml"), encoding="utf-8") as f:
+        manifest = f.read()
+    m = re.search(r"^members\s*=\s*\[(.*?)\]", manifest, re.MULTILINE | re.DOTALL)
+    members = sorted(re.findall(r'"([^"]+)"', m.group(1))) if m else []
+    copied = sorted(re.match(r"(\S+)/Cargo\.toml\s", a).group(1)
+                    for k, a in all_stages["build"] if k == "COPY" and re.match(r"\S+/Cargo\.toml\s", a))
+    if members != copied:
+        raise Fail(f"Cargo.image.toml members {members} != manifests the Dockerfile copies {copied}")
+
+    tmp = tempfile.mkdtemp(prefix="hmg-image-build-")
+    try:
+        context = os.path.join(tmp, "context")
+        root_dir = os.path.join(tmp, "rootfs")
+        os.makedirs(context)
+        n = make_context(context)
+        print(f"build context: {n} files from backend/ alone")
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "USER")}
+        env["CARGO_TARGET_DIR"] = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target", "image-build"))
+        env["CARGO_NET_OFFLINE"] = "true"  # CI reaches crates.io, but the root build already fetched everything
+        t0 = time.monotonic()
+        workdir = run_build_stage(all_stages["build"], global_args, context, root_dir, env)
+        print(f"build stage finished in {time.monotonic() - t0:.0f}s")
+
+        # What the runtime stage takes from the build stage must be there.
+        binary = None
+        for keyword, args in all_stages[runtime[0]]:
+            if keyword == "COPY" and args.startswith("--from=build"):
+                src = shlex.split(args)[1]
+                if not src.startswith(workdir.rstrip("/") + "/"):
+                    raise Fail(f"runtime COPY {src} is outside the build WORKDIR {workdir}")
+                path = os.path.join(root_dir, src.lstrip("/"))
+                if not os.path.isfile(path):
+                    raise Fail(f"runtime stage copies {src}, which the build stage did not produce")
+                binary = path
+        if binary is None:
+            raise Fail("the runtime stage copies nothing from the build stage")
+        help_text = subprocess.run([binary, "--help"], check=True, capture_output=True, text=True).stdout
+        if "healthcheck" not in help_text or "serve" not in help_text:
+            raise Fail("`--help` does not list the serve and healthcheck subcommands")
+        contract = json.loads(subprocess.run([binary, "contract"], check=True, capture_output=True).stdout)
+        print(f"binary: {os.path.getsize(binary) / 1e6:.1f} MB, `--help` ok, contract version {contract['version']}")
+        libs = set()
+        ldd = subprocess.run(["ldd", binary], capture_output=True, text=True)
+        if ldd.returncode != 0 and "not a dynamic executable" not in ldd.stdout + ldd.stderr:
+            raise Fail(f"ldd failed: {ldd.stderr}")
+        for line in ldd.stdout.splitlines():
+            name = line.strip().split(" ")[0]
+            libs.add(os.path.basename(name))
+        extra = libs - RUNTIME_LIBS
+        if extra:
+            raise Fail(f"the binary links libraries debian-slim does not have: {sorted(extra)}")
+        print(f"links only: {sorted(libs)}")
+    finally:
+        if opts.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("image build stage: ok")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (Fail, subprocess.CalledProcessError, OSError) as err:
+        print(f"image_build: FAILED: {err}", file=sys.stderr)
+        sys.exit(1)

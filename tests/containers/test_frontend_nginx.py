@@ -1,0 +1,140 @@
+"""The frontend nginx (frontend/nginx.conf, unchanged, Debian's nginx) serving frontend/public/, checked against
+the web game's header table (frontend/tests/http-headers.json) and file by file."""
+import gzip
+import os
+
+import pytest
+
+from conftest import FRONTEND, repo_path, request
+
+PUBLIC = repo_path("frontend", "public")
+# The policy's Content-Type per extension (docs: /work/briefs/web.md header policy, the table's cases).
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json",
+    ".ico": "image/x-icon", ".png": "image/png", ".webmanifest": "application/manifest+json",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def public_files():
+    out = []
+    for base, _dirs, files in os.walk(PUBLIC):
+        for name in files:
+            rel = os.path.relpath(os.path.join(base, name), PUBLIC)
+            if not name.startswith("."):
+                out.append(rel.replace(os.sep, "/"))
+    return sorted(out)
+
+
+def expected_cache(rel):
+    if rel == "index.html":
+        return "no-cache"
+    if rel.startswith("static/"):
+        return "public, max-age=31536000, immutable"
+    return "public, max-age=3600"
+
+
+def check_case(resp, case, table, version):
+    """One case of the shared header table; returns nothing, asserts everything the case says."""
+    for name, value in table["every_response"].items():
+        assert resp.all(name) == [value], f"{case['path']}: {name} is {resp.all(name)}"
+    assert resp.status == case["status"], resp
+    for name, value in case.get("headers", {}).items():
+        assert resp.all(name) == [value], f"{case['path']}: {name} is {resp.all(name)}, expected {value}"
+    for name, value in case.get("contains", {}).items():
+        assert value in (resp.get(name) or ""), f"{case['path']}: {name} lacks {value}"
+    for name, value in case.get("absent_or_not_containing", {}).items():
+        assert value not in (resp.get(name) or ""), f"{case['path']}: {name} contains {value}"
+    if "same_bytes_as" in case:
+        body = gzip.decompress(resp.body) if resp.get("Content-Encoding") == "gzip" else resp.body
+        with open(os.path.join(PUBLIC, case["same_bytes_as"].replace("{version}", version)), "rb") as f:
+            assert body == f.read(), f"{case['path']}: body differs from the file"
+
+
+def page_cases(table):
+    return [c for c in table["cases"] if not c["path"].startswith("/api")]
+
+
+def test_the_header_table_holds_for_every_page_case(stack, header_table, static_version):
+    cases = page_cases(header_table)
+    assert len(cases) >= 8
+    for case in cases:
+        path = case["path"].replace("{version}", static_version)
+        resp = request(FRONTEND, "GET", path, headers=case.get("request_headers"))
+        check_case(resp, case, header_table, static_version)
+
+
+@pytest.mark.parametrize("rel", public_files())
+def test_every_public_file_has_its_type_cache_class_and_security_headers(stack, header_table, rel):
+    ext = os.path.splitext(rel)[1]
+    assert ext in CONTENT_TYPES, f"{rel}: no Content-Type rule for {ext} (add one to the policy and nginx.conf)"
+    resp = request(FRONTEND, "GET", "/" + rel)
+    assert resp.status == 200
+    assert resp.all("Content-Type") == [CONTENT_TYPES[ext]]
+    assert resp.all("Cache-Control") == [expected_cache(rel)]
+    for name, value in header_table["every_response"].items():
+        assert resp.all(name) == [value], f"/{rel}: {name}"
+    with open(os.path.join(PUBLIC, rel), "rb") as f:
+        assert resp.body == f.read()
+
+
+def test_gzip_only_when_asked_and_for_text_only(stack, static_version):
+    js = f"/static/{static_version}/js/main.js"
+    plain = request(FRONTEND, "GET", js)
+    assert plain.get("Content-Encoding") is None
+    zipped = request(FRONTEND, "GET", js, headers={"Accept-Encoding": "gzip"})
+    assert zipped.get("Content-Encoding") == "gzip" and "Accept-Encoding" in zipped.get("Vary")
+    assert gzip.decompress(zipped.body) == plain.body and len(zipped.body) < len(plain.body)
+    css = request(FRONTEND, "GET", f"/static/{static_version}/css/app.css", headers={"Accept-Encoding": "gzip"})
+    assert css.get("Content-Encoding") == "gzip"
+    # Already-compressed formats are left alone.
+    for rel in public_files():
+        if rel.endswith((".png", ".ico")):
+            resp = request(FRONTEND, "GET", "/" + rel, headers={"Accept-Encoding": "gzip"})
+            assert resp.get("Content-Encoding") is None, rel
+
+
+def test_revalidation_keeps_the_policy(stack, header_table):
+    first = request(FRONTEND, "GET", "/")
+    etag = first.get("ETag")
+    assert etag
+    again = request(FRONTEND, "GET", "/", headers={"If-None-Match": etag})
+    assert again.status == 304 and again.body == b""
+    assert again.all("Cache-Control") == ["no-cache"]
+    for name, value in header_table["every_response"].items():
+        assert again.all(name) == [value], name
+
+
+def test_health_answers_healthy_and_is_never_cached(stack, header_table):
+    resp = request(FRONTEND, "GET", "/health")
+    assert resp.status == 200 and resp.body == b"healthy\n"
+    assert resp.get("Content-Type") == "text/plain; charset=utf-8" and resp.get("Cache-Control") == "no-store"
+    for name, value in header_table["every_response"].items():
+        assert resp.all(name) == [value], name
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/static/", "/static/0000000000/css/app.css", "/.gitkeep",
+                                  "/static/x/../../../health.txt"])
+def test_missing_paths_are_short_uncached_404s_with_the_policy(stack, header_table, path):
+    resp = request(FRONTEND, "GET", path)
+    assert resp.status == 404, resp
+    assert resp.get("Cache-Control") == "no-store"
+    assert "text/html" not in (resp.get("Content-Type") or "")
+    assert b"<html" not in resp.body.lower()
+    for name, value in header_table["every_response"].items():
+        assert resp.all(name) == [value], name
+
+
+def test_paths_above_the_root_are_refused(stack):
+    resp = request(FRONTEND, "GET", "/static/../../etc/passwd")
+    assert resp.status == 400 and b"root:" not in resp.body
+
+
+def test_a_directory_redirect_stays_relative(stack):
+    resp = request(FRONTEND, "GET", "/static")
+    assert resp.status == 301 and resp.get("Location") == "/static/"
+
+
+def test_the_server_does_not_announce_its_version(stack):
+    assert request(FRONTEND, "GET", "/").get("Server") == "nginx"
