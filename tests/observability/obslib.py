@@ -93,6 +93,20 @@ def alerts():
     return [(f, g, r) for f, g in rule_groups() for r in g["rules"] if "alert" in r]
 
 
+def unit_test_cases():
+    for f in UNIT_TEST_FILES:
+        for case in yaml.safe_load(f.read_text())["tests"]:
+            yield f, case
+
+
+def input_series():
+    """(test case name, metric name, {label: value}) for every input series of the promtool unit tests."""
+    for _, case in unit_test_cases():
+        for s in case.get("input_series", []):
+            (name, labels), = selectors(s["series"])
+            yield case["name"], name, {k: v for k, (_, v) in labels.items()}
+
+
 def recorded_names():
     return {r["record"] for _, g in rule_groups() for r in g["rules"] if "record" in r}
 

@@ -32,7 +32,7 @@ def test_promtool_unit_tests_pass():
     r = run([obslib.tool("promtool"), "test", "rules", *map(str, obslib.UNIT_TEST_FILES)])
     print(r.stdout)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.count("SUCCESS") == len(obslib.UNIT_TEST_FILES)
+    assert r.stdout.count("SUCCESS") == len(obslib.UNIT_TEST_FILES), r.stdout + r.stderr
 
 
 def operations_anchors():
@@ -59,16 +59,10 @@ def test_alert_has_severity_summary_description_and_a_runbook_section(alert):
     assert anchor in operations_anchors(), f"docs/operations.md has no section #{anchor}"
 
 
-def unit_test_cases():
-    for f in obslib.UNIT_TEST_FILES:
-        for case in yaml.safe_load(f.read_text())["tests"]:
-            yield f, case
-
-
 @pytest.mark.parametrize("alert", [r["alert"] for _, _, r in obslib.alerts()])
 def test_every_alert_has_a_firing_and_a_silent_unit_test(alert):
     fires = silent = False
-    for _, case in unit_test_cases():
+    for _, case in obslib.unit_test_cases():
         for t in case.get("alert_rule_test", []):
             if t["alertname"] != alert:
                 continue
@@ -135,16 +129,9 @@ def test_upstream_list_names_a_source_for_every_series():
     assert not overlap, f"listed as upstream but exported by the binary: {overlap}"
 
 
-def input_series():
-    for f, case in unit_test_cases():
-        for s in case.get("input_series", []):
-            (name, labels), = obslib.selectors(s["series"])
-            yield case["name"], name, {k: v for k, (_, v) in labels.items()}
-
-
 def test_unit_test_inputs_use_the_exported_and_upstream_label_shapes():
     exported, upstream, _ = known_series()
-    for case, name, labels in input_series():
+    for case, name, labels in obslib.input_series():
         names = set(labels)
         if name in exported:
             app_labels = names - obslib.TARGET_LABELS
