@@ -286,9 +286,29 @@ def test_monitoring_profile_mounts_the_agreed_files(config):
     grafana = env_of(services["grafana"])
     if config["env"] is None:
         assert grafana["GF_SECURITY_ADMIN_USER"] == "admin" and grafana["GF_SECURITY_ADMIN_PASSWORD"] == "admin123"
+
+
+
+def test_the_monitoring_files_address_the_compose_services(contract):
+    """The observability files name compose services and ports: they must be the ones docker-compose.yml has."""
     with open(repo_path("monitoring", "prometheus", "prometheus-compose.yml"), encoding="utf-8") as f:
-        scrape = f.read()
-    assert "backend:3001" in scrape or "backend" in scrape, "Prometheus must scrape the compose service `backend`"
+        prom = yaml.safe_load(f)
+    port = contract["listen"]["port"]["container"]
+    backend_targets = set()
+    for job in prom["scrape_configs"]:
+        for sd in job.get("dns_sd_configs", []):
+            backend_targets |= {f"{n}:{sd['port']}" for n in sd["names"]}
+        for sc in job.get("static_configs", []):
+            backend_targets |= set(sc["targets"])
+        if job.get("job_name") == "backend":
+            assert job.get("metrics_path", "/metrics") == contract["probes"]["metrics"]
+    assert f"backend:{port}" in backend_targets, backend_targets
+    alertmanagers = {t for am in prom["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]}
+    assert alertmanagers == {"alertmanager:9093"}
+    assert all(r.startswith("/etc/prometheus/rules/") for r in prom["rule_files"])
+    with open(repo_path("monitoring", "grafana", "provisioning", "datasources", "prometheus.yml"), encoding="utf-8") as f:
+        datasources = yaml.safe_load(f)["datasources"]
+    assert "http://prometheus:9090" in {d["url"] for d in datasources}
 
 
 def test_proxy_keepalive_is_shorter_than_the_backend_idle_timeout(config, contract):
