@@ -7,6 +7,7 @@ https://prometheus.io/docs/prometheus/latest/configuration/configuration/#kubern
 """
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -82,7 +83,10 @@ def transform(tmp, pods, nodes, scrape_interval=None, static=None):
     # The ServiceAccount files a pod would have mounted.
     token, ca = tmp / "token", tmp / "ca.crt"
     token.write_text("not-a-real-token\n")
-    ca.write_text("")
+    # Prometheus refuses a scrape pool whose CA file holds no certificate: make a throwaway one.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=test-cluster-ca", "-keyout", str(tmp / "ca.key"), "-out", str(ca)],
+                   check=True, capture_output=True, timeout=60)
     for job in cfg["scrape_configs"]:
         auth = job.get("authorization", {})
         if "credentials_file" in auth:
