@@ -8,6 +8,7 @@ set -euo pipefail
 ROOT=${ROOT:-$PWD}
 ARTIFACTS=${ARTIFACTS:-$ROOT/artifacts}
 export ROOT ARTIFACTS
+mkdir -p "$ARTIFACTS"
 # shellcheck source=.ci/lib.sh
 . "$ROOT/.ci/lib.sh"
 cd "$ROOT"

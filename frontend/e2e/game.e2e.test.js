@@ -43,23 +43,32 @@ const played = {};
 
 describe('the web game against the real server', () => {
   test('the page loads fast, with the header policy, and DOMContentLoaded is measured', async () => {
-    const { context, page, problems } = await openPage(browser, DESKTOP);
-    const response = await page.goto(BASE_URL + '/');
-    assert.equal(response.status(), 200);
-    await page.getByRole('radio', { name: /^Easy/ }).waitFor();
-    const dcl = await page.evaluate(() => {
-      const nav = performance.getEntriesByType('navigation')[0];
-      return Math.round(nav.domContentLoadedEventEnd - nav.startTime);
-    });
-    console.log(`DOMContentLoaded (cold cache, loopback): ${dcl} ms`);
-    assert.ok(dcl < 300, `DOMContentLoaded ${dcl} ms`);
-    const headers = response.headers();
-    assert.match(headers['content-security-policy'], /script-src 'self'/);
-    assert.equal(headers['cache-control'], 'no-cache');
-    assertClean(problems, 'first load');
-    await screenshot(page, 'desktop-setup');
-    await assertAccessible(page, 'setup');
-    await context.close();
+    // Each load in a fresh context (empty HTTP cache); the first load only warms the browser up.
+    const figures = [];
+    for (let i = 0; i < 4; i += 1) {
+      const { context, page, problems } = await openPage(browser, DESKTOP);
+      const response = await page.goto(BASE_URL + '/');
+      assert.equal(response.status(), 200);
+      await page.getByRole('radio', { name: /^Easy/ }).waitFor();
+      const t = await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        return { dcl: Math.round(nav.domContentLoadedEventEnd - nav.startTime), load: Math.round(nav.loadEventEnd - nav.startTime) };
+      });
+      if (i > 0) figures.push(t.dcl);
+      console.log(`DOMContentLoaded ${i === 0 ? '(browser warm-up) ' : ''}${t.dcl} ms, load ${t.load} ms`);
+      const headers = response.headers();
+      assert.match(headers['content-security-policy'], /script-src 'self'/);
+      assert.equal(headers['cache-control'], 'no-cache');
+      assertClean(problems, 'first load');
+      if (i === 3) {
+        await screenshot(page, 'desktop-setup');
+        await assertAccessible(page, 'setup');
+      }
+      await context.close();
+    }
+    const median = [...figures].sort((a, b) => a - b)[1];
+    console.log(`DOMContentLoaded on loopback, cold cache: median ${median} ms of ${figures.join(', ')} ms`);
+    assert.ok(median < 300, `DOMContentLoaded median ${median} ms`);
   });
 
   test('a whole easy game with the mouse: the dialog shows the server\'s score, the leaderboard the player', async () => {

@@ -64,10 +64,16 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 export async function axe(page) {
   // Evaluated over the DevTools protocol, which the page's CSP does not govern (no inline script needed).
   if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
-  return page.evaluate(async () => {
+  const { violations, passes } = await page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+    return {
+      passes: r.passes.length,
+      violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) })),
+    };
   });
+  // An audit that checked nothing must not pass as clean.
+  if (passes < 10) throw new Error(`axe-core ran only ${passes} passing rules: did it run at all?`);
+  return violations;
 }
 
 export async function screenshot(page, name) {
