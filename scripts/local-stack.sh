@@ -100,7 +100,7 @@ JWT_SECRET=$DEMO_JWT_SECRET
 REQUIRE_STRONG_SECRETS=false
 CORS_ORIGIN=http://localhost:3000
 TRUSTED_PROXIES=127.0.0.1/32
-RATE_LIMIT_MAX_REQUESTS=${RATE_LIMIT_MAX_REQUESTS:-300}
+RATE_LIMIT_MAX_REQUESTS=$(cat "$STATE/rate-limit")
 LOG_LEVEL=info
 LOG_FORMAT=json
 HTTP_IDLE_TIMEOUT_SECONDS=75
@@ -148,6 +148,8 @@ cmd_up() {
   db="hmg_containers_$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
   psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null
   echo "$db" > "$STATE/database"
+  # Kept with the stack, so a replica restarted later (start-backend) gets the same limit.
+  echo "${RATE_LIMIT_MAX_REQUESTS:-300}" > "$STATE/rate-limit"
   say "PostgreSQL database $db on $PGHOST:$PGPORT"
 
   # Redis as compose runs it: password required, append-only persistence.
@@ -198,6 +200,7 @@ cmd_down() {
     psql -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null && say "dropped database $db"
     rm -f "$STATE/database"
   fi
+  rm -f "$STATE/rate-limit"
   rm -rf "$STATE/redis"
   say "stopped (logs kept in $STATE/logs)"
 }
@@ -231,7 +234,8 @@ cmd_check() {
   echo "$out" | head -c 300; echo
 
   say "curl http://localhost:3000 (the game page)"
-  curl -fsS "$PROXY_URL/" | grep -qi '<!doctype html' || die "/ did not return the HTML page"
+  out=$(curl -fsS "$PROXY_URL/")
+  grep -qi '<!doctype html' <<<"$out" || die "/ did not return the HTML page"
 
   say "psql -U $PGUSER -d $db -c 'SELECT version();'   (compose: docker-compose exec postgres psql -U gameuser -d humor_memory_game -c ...)"
   psql -d "$db" -tA -c 'SELECT version();' | grep -q PostgreSQL || die "psql SELECT version() failed"
