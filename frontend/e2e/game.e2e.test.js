@@ -138,9 +138,14 @@ describe('the web game against the real server', () => {
     await page.getByRole('link', { name: 'My stats' }).click();
     await page.getByText('mouse_player, here is how you are doing.').waitFor();
     await page.getByRole('cell', { name: 'Completed' }).first().waitFor();
+    const best = page.getByRole('definition').filter({ hasText: String(score) });
+    assert.ok(await best.count() > 0, 'my stats show the best score');
+    await screenshot(page, 'desktop-stats');
     await assertAccessible(page, 'my stats');
     await page.getByRole('link', { name: 'About' }).click();
     await page.getByRole('heading', { name: 'How to play' }).waitFor();
+    await page.getByRole('cell', { name: '314' }).waitFor();
+    await screenshot(page, 'desktop-about');
     await assertAccessible(page, 'about');
     assertClean(problems, 'mouse game');
     await context.close();
@@ -172,6 +177,30 @@ describe('the web game against the real server', () => {
     await page.getByRole('row', { name: /kb_player \(you\)/ }).waitFor();
     assert.equal(await dialog.isVisible(), false);
     assertClean(problems, 'keyboard game');
+    await context.close();
+  });
+
+  test('today\'s challenge: played once, on its own board', async () => {
+    const { context, page, problems } = await openPage(browser, DESKTOP);
+    await page.goto(BASE_URL + '/');
+    await page.getByLabel('Player name').fill('daily_player');
+    const challenge = await (await page.request.get(`${BASE_URL}/api/game/daily-challenge`)).json();
+    await page.getByRole('button', { name: "Play today's challenge" }).click();
+    await page.getByRole('heading', { name: new RegExp(`^Daily challenge ${challenge.challenge.date}`) }).waitFor();
+    const count = challenge.challenge.totalPairs * 2;
+    assert.equal((await cardLabels(page)).length, count);
+    const responses = await playWholeGame(count, pointerFlipper(page));
+    const { dialog, score } = await readDialogScore(page);
+    assert.equal(score, responses.at(-1).result.finalScore);
+    await dialog.getByText(/on the daily challenge board/).waitFor();
+    await dialog.getByRole('button', { name: 'See leaderboard' }).click();
+    assert.equal(await page.getByLabel('Board', { exact: true }).inputValue(), 'daily');
+    await page.getByRole('row', { name: /daily_player \(you\)/ }).waitFor();
+    await page.getByRole('link', { name: 'Play' }).click();
+    const played = page.getByRole('button', { name: /played today's challenge/ });
+    await played.waitFor();
+    assert.equal(await played.isDisabled(), true, 'one try per day');
+    assertClean(problems, 'daily challenge');
     await context.close();
   });
 
@@ -217,6 +246,13 @@ describe('the web game against the real server', () => {
     await page.getByRole('row', { name: /phone_player \(you\)/ }).waitFor();
     assert.equal(await horizontalOverflow(page), 0, 'leaderboard');
     await screenshot(page, 'phone-leaderboard');
+    for (const [link, heading] of [['My stats', 'My stats'], ['About', 'About the game']]) {
+      await page.getByRole('link', { name: link }).tap();
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      await page.waitForTimeout(200);
+      assert.equal(await horizontalOverflow(page), 0, link);
+    }
+    await screenshot(page, 'phone-about');
     assertClean(problems, 'phone');
     await context.close();
   });

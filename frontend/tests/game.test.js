@@ -247,6 +247,12 @@ describe('leaderboard', () => {
     assert.equal(String(G.leaderboardQuery({ board: 'bogus', difficulty: 'bogus' })), 'limit=25&timeframe=all');
   });
 
+  test('counts agree with their number', () => {
+    assert.equal(G.countOf(1, 'ranked player'), '1 ranked player');
+    assert.equal(G.countOf(0, 'ranked player'), '0 ranked players');
+    assert.equal(G.countOf(41, 'ranked player'), '41 ranked players');
+  });
+
   test('captions and the own row', () => {
     assert.equal(G.leaderboardCaption({ board: 'month', difficulty: 'easy' }), 'This month · Easy');
     assert.equal(G.leaderboardCaption({ board: 'daily', difficulty: 'easy' }), "Today's challenge");

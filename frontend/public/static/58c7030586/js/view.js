@@ -2,7 +2,7 @@
 // player did through the handlers main.js gives it. Server text goes in with textContent only.
 
 import {
-  breakdownRows, canFlip, categoryEmoji, capitalize, dailySummary, difficultyEmoji, difficultyLabel,
+  breakdownRows, canFlip, categoryEmoji, capitalize, countOf, dailySummary, difficultyEmoji, difficultyLabel,
   difficultySummary, displayCards, formatClock, formatDate, formatElapsed, formatMinutes, isMe, leaderboardCaption,
   moveIndex, pauseButtonText, performanceText, rankText, remainingAt, resultStats, statsCards, timeUntil,
 } from './game.js';
@@ -360,7 +360,7 @@ export function createView(doc, handlers) {
     const bits = [];
     if (m.period) bits.push(`Period ${m.period}`);
     if (m.daily) bits.push(`Challenge of ${m.daily}`);
-    bits.push(`${m.totalPlayers ?? data.leaderboard.length} ranked players`);
+    bits.push(countOf(m.totalPlayers ?? data.leaderboard.length, 'ranked player'));
     if (m.lastUpdated) bits.push(`updated ${formatDate(m.lastUpdated)}`);
     $('lb-meta').textContent = bits.join(' · ');
     const body = $('lb-body');
@@ -379,7 +379,7 @@ export function createView(doc, handlers) {
         rank,
         player,
         el(doc, 'td', { text: String(row.bestScore), className: 'num' }),
-        el(doc, 'td', { text: row.timeFormatted ?? formatElapsed(row.bestTimeMs), className: 'num' }),
+        el(doc, 'td', { text: formatElapsed(row.bestTimeMs), className: 'num' }),
         el(doc, 'td', { text: difficultyLabel(row.difficulty), className: 'narrow-optional' }),
         el(doc, 'td', { text: String(row.gamesCompleted), className: 'num optional' }),
       );

@@ -350,6 +350,11 @@ export function leaderboardCaption({ board, difficulty }) {
   return `${when} · ${DIFFICULTIES.includes(difficulty) ? difficultyLabel(difficulty) : 'all difficulties'}`;
 }
 
+/** "1 ranked player", "3 ranked players". */
+export function countOf(n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function isMe(row, username) {
   return Boolean(username) && String(row.username).toLowerCase() === String(username).toLowerCase();
 }
