@@ -248,6 +248,8 @@ def endpoints(objs, ns):
     eps["prometheus"] = Endpoint("monitoring", {"app": "prometheus"})
     eps["grafana"] = Endpoint("monitoring", {"app": "grafana"})
     eps["kube-dns"] = Endpoint("kube-system", {"k8s-app": "kube-dns"})
+    # cert-manager's HTTP-01 solver pod, created in our namespace while a certificate is issued
+    eps["acme-solver"] = Endpoint(ns, {"acme.cert-manager.io/http01-solver": "true"})
     eps["stranger"] = Endpoint("default", {"app": "curl"})
     eps["stranger-in-ns"] = Endpoint(ns, {"app": "debug"})
     return eps
@@ -266,6 +268,7 @@ def test_network_policies_allow_exactly_the_apps_flows(name, contract):
         ("prometheus", "backend", api),
         ("backend", "postgres", deps["postgres"]), ("backend", "redis", deps["redis"]),
         ("backup", "postgres", deps["postgres"]),
+        ("ingress-controller", "acme-solver", 8089),
     ]
     if name != "k8s":
         must.append(("migrate", "postgres", deps["postgres"]))
@@ -283,6 +286,7 @@ def test_network_policies_allow_exactly_the_apps_flows(name, contract):
         # Egress is denied by default too: a compromised pod cannot call out.
         ("frontend", "stranger", 443), ("postgres", "stranger", 443), ("redis", "backend", api),
         ("ingress-controller", "backend", 9999),
+        ("stranger", "acme-solver", 8089), ("acme-solver", "postgres", deps["postgres"]),
     ]
     for src, dst, port in must_not:
         assert not flow_allowed(pols, eps[src], eps[dst], port), f"{src} -> {dst}:{port} must be denied"
