@@ -66,9 +66,9 @@ def request(method, url, body=None, headers=None, timeout=10):
     req = urllib.request.Request(url, data=data, method=method, headers=h)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            raw, status, rh = r.read(), r.status, dict(r.headers)
+            raw, status, rh = r.read(), r.status, r.headers
     except urllib.error.HTTPError as e:
-        raw, status, rh = e.read(), e.code, dict(e.headers)
+        raw, status, rh = e.read(), e.code, e.headers
     try:
         return status, json.loads(raw) if raw else None, rh
     except ValueError:
@@ -288,6 +288,9 @@ def scripted_traffic():
     st2, _, h2 = request("POST", f"http://127.0.0.1:{BACKENDS[0]}/api/game/start", body, {"Idempotency-Key": key})
     assert st1 == st2 == 201 and h2.get("Idempotent-Replayed") == "true", (st1, st2, h2)
     for port in BACKENDS:
+        # The probes the SLI leaves out, so the unit tests' probe series are real templates too.
+        for probe in ("/health", "/api/health", "/health/live"):
+            assert request("GET", f"http://127.0.0.1:{port}{probe}")[0] == 200
         assert request("GET", f"http://127.0.0.1:{port}/api/leaderboard")[0] == 200
         assert request("GET", f"http://127.0.0.1:{port}/api/game/config")[0] == 200
         assert request("GET", f"http://127.0.0.1:{port}/api/no-such-thing")[0] == 404
@@ -489,7 +492,8 @@ def test_unit_test_series_use_the_label_shapes_the_binary_exports(stack):
     """The promtool unit tests' app series carry exactly the labels the running binary exports, and their
     route/status/method values are ones it really produces (or a code from docs/api.md)."""
     series = obslib.parse_exposition(stack["exposition"][BACKENDS[0]])
-    real_routes = {l["route"] for s in series.values() for l in s if "route" in l}
+    real_routes = {l["route"] for text in stack["exposition"].values()
+                   for s in obslib.parse_exposition(text).values() for l in s if "route" in l}
     for case, name, labels in obslib.input_series():
         if name not in series:
             continue
@@ -497,6 +501,17 @@ def test_unit_test_series_use_the_label_shapes_the_binary_exports(stack):
         assert set(labels) - obslib.TARGET_LABELS == real, f"{case}: {name} {sorted(labels)} vs {sorted(real)}"
         if "route" in labels:
             assert labels["route"] in real_routes, f"{case}: route {labels['route']!r} is not a real template"
+        if "le" in labels:
+            real_le = {float(l["le"]) for l in series[name]}
+            assert float(labels["le"]) in real_le, f"{case}: {name} has no bucket le={labels['le']}"
+
+
+def test_every_replica_reports_ready_and_its_dependencies_up(stack):
+    # BackendNotReady and DependencyDown read these: in steady state they must say "all well".
+    assert sorted(r["value"][1] for r in prom_query(PROM, "app_ready")) == ["1", "1"]
+    deps = {(r["metric"]["instance"], r["metric"]["dependency"]): r["value"][1]
+            for r in prom_query(PROM, "dependency_up")}
+    assert deps == {(f"127.0.0.1:{p}", d): "1" for p in BACKENDS for d in ("database", "redis")}
 
 
 def test_every_replica_reports_the_same_number_of_live_games(stack):
@@ -578,7 +593,11 @@ def fault(stack):
     wait_for("the webhook to receive the resolution",
              lambda: {a["labels"].get("dependency") for m in Sink.received for a in m["alerts"]
                       if a["labels"]["alertname"] == "DependencyDown" and a["status"] == "resolved"} >= {"database", "redis"}, 60)
+    resolved_after = time.monotonic() - t0
     (artifacts() / "webhook.json").write_text(json.dumps(Sink.received, indent=1))
+    (artifacts() / "figures.json").write_text(json.dumps(
+        {"dependency_down_firing_after_s": round(fired_after, 1), "resolved_at_webhook_after_s": round(resolved_after, 1),
+         "requests_during_outage": len(failures), "statuses_during_outage": sorted(set(failures))}, indent=1))
     return {"failures": failures, "fired_after": fired_after, "alert_states": burn, "am_alerts": am_alerts}
 
 
