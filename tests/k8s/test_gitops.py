@@ -222,7 +222,9 @@ def test_applications_point_at_the_environments():
         assert app["spec"]["project"] == "humor-game"
         sync = app["spec"]["syncPolicy"]
         assert "CreateNamespace=false" in sync["syncOptions"] and "RespectIgnoreDifferences=true" in sync["syncOptions"]
-        assert app["spec"]["ignoreDifferences"] == [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]
+        hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in render(env) if h["kind"] == "HorizontalPodAutoscaler"}
+        assert app["spec"]["ignoreDifferences"] == [
+            {"group": "apps", "kind": "Deployment", "name": n, "jsonPointers": ["/spec/replicas"]} for n in sorted(hpa_targets)]
         assert "finalizers" not in app["metadata"], "deleting an Application must not cascade into the environment"
     assert apps[("Application", "humor-game-dev")][1]["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert apps[("Application", "humor-game-staging")][1]["spec"]["syncPolicy"]["automated"] == {"prune": False, "selfHeal": False}
