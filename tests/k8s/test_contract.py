@@ -314,3 +314,22 @@ def test_frontend_file_matches_the_image_decisions():
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
     svc = next(o for o in objs if o["kind"] == "Service")
     assert svc["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_database_connections_fit_postgres_at_full_scale(name, contract):
+    """Every backend pod at the HPA maximum (plus the rollout surge), the migration Job and the backup job,
+    each with its full pool, stay within PostgreSQL's max_connections minus the superuser reserve."""
+    objs = render(name)
+    c, _, dep = container(objs, "Deployment", "backend", "backend")
+    default_pool = next(e["default"] for e in contract["env"] if e["name"] == "DB_MAX_CONNECTIONS")
+    pool = int(env_value(c, objs, "DB_MAX_CONNECTIONS") or default_pool)
+    hpa = find(objs, "HorizontalPodAutoscaler", "backend-hpa")["spec"]
+    pods_at_most = hpa["maxReplicas"] + dep["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    pg, _, _ = container(objs, "Deployment", "postgres", "postgres")
+    args = " ".join(pg.get("args", []))
+    m = re.search(r"max_connections=(\d+)", args)
+    max_connections = int(m.group(1)) if m else 100  # PostgreSQL's default
+    migrate = pool if name != "k8s" else 0
+    needed = pods_at_most * pool + migrate + 1 + 3  # + backup job + superuser_reserved_connections
+    assert needed <= max_connections, f"{name}: up to {needed} connections, PostgreSQL allows {max_connections}"
