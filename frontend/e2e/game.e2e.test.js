@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   BASE_URL, DESKTOP, PHONE, ZOOM_200, axe, board, card, cardLabels, faceOf, horizontalOverflow, keyboardFlipper,
-  launch, openPage, playWholeGame, pointerFlipper, screenshot, storedToken, waitForFlip,
+  launch, openPage, playWholeGame, pointerFlipper, screenshot, storedToken,
 } from './lib.js';
 
 let browser;
@@ -201,6 +201,34 @@ describe('the web game against the real server', () => {
     await played.waitFor();
     assert.equal(await played.isDisabled(), true, 'one try per day');
     assertClean(problems, 'daily challenge');
+    await context.close();
+  });
+
+  test('a flip whose answer was lost is retried with the same Idempotency-Key and counted once', async () => {
+    const { context, page, problems } = await openPage(browser, DESKTOP);
+    await page.goto(BASE_URL + '/');
+    await startGame(page, 'retry_player');
+    // The first flip reaches the real server, which does it; the browser then loses the answer.
+    let firstKey = null;
+    await page.route('**/api/game/*/flip', async (route) => {
+      firstKey = route.request().headers()['idempotency-key'];
+      await route.fetch();
+      await route.abort('connectionreset');
+    }, { times: 1 });
+    const replay = page.waitForResponse((r) => /\/flip$/.test(r.url()) && r.status() === 200);
+    await card(page, 0).click();
+    const retried = await replay;
+    assert.match(firstKey ?? '', /^web-[0-9a-f]{32}$/);
+    assert.equal(retried.request().headers()['idempotency-key'], firstKey, 'the retry sends the same key');
+    assert.equal(retried.headers()['idempotent-replayed'], 'true', 'the server answered from its stored response');
+    const name = await faceOf(page, 0);
+    assert.ok(name.length > 0);
+    const r2 = await pointerFlipper(page)(1);
+    assert.equal(r2.response.game.moves, 1, 'two flips, one move: the lost-and-retried flip counted once');
+    assert.equal(await page.getByRole('alert').isVisible(), false, 'the player never saw an error');
+    // The aborted attempt is a network log line, not a page error; nothing else may appear.
+    assert.deepEqual(problems.pageErrors, []);
+    assert.ok(problems.console.every((m) => /Failed to load resource|ERR_CONNECTION_RESET/.test(m)), problems.console.join('\n'));
     await context.close();
   });
 
