@@ -7,7 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
@@ -20,7 +22,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let mut code = String::from("/// Files of `frontend/public/`, by URL path.\npub static EMBEDDED: &[(&str, &[u8])] = &[\n");
     if env::var_os("CARGO_FEATURE_EMBED_FRONTEND").is_some() {
@@ -32,21 +35,31 @@ fn main() {
             let rel = file.strip_prefix(&public).expect("walked under public");
             let url = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
             let abs = file.canonicalize().expect("file exists");
-            let _ = writeln!(code, "    ({url:?}, include_bytes!({:?})),", abs.display().to_string());
+            let _ = writeln!(
+                code,
+                "    ({url:?}, include_bytes!({:?})),",
+                abs.display().to_string()
+            );
         }
     }
     code.push_str("];\n");
     fs::write(out_dir.join("frontend_assets.rs"), code).expect("write the asset table");
 
     println!("cargo:rerun-if-env-changed=SOURCE_REVISION");
-    let revision = env::var("SOURCE_REVISION").ok().filter(|s| !s.is_empty()).or_else(|| {
-        std::process::Command::new("git")
-            .args(["rev-parse", "--short=12", "HEAD"])
-            .current_dir(&manifest)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    });
-    println!("cargo:rustc-env=HMG_REVISION={}", revision.unwrap_or_else(|| "unknown".into()));
+    let revision = env::var("SOURCE_REVISION")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            std::process::Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .current_dir(&manifest)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        });
+    println!(
+        "cargo:rustc-env=HMG_REVISION={}",
+        revision.unwrap_or_else(|| "unknown".into())
+    );
 }

@@ -90,7 +90,10 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        assert_eq!(parse_date("2026-01-05").map(format_date), Some("2026-01-05".into()));
+        assert_eq!(
+            parse_date("2026-01-05").map(format_date),
+            Some("2026-01-05".into())
+        );
         assert_eq!(parse_date("2026-13-05"), None);
         assert_eq!(parse_date("today"), None);
     }

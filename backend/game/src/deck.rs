@@ -105,7 +105,14 @@ mod tests {
 
     #[test]
     fn a_filter_with_enough_faces_is_honoured() {
-        let cats = vec!["classic".to_string(), "silly".into(), "space".into(), "food".into(), "luxury".into(), "fantasy".into()];
+        let cats = vec![
+            "classic".to_string(),
+            "silly".into(),
+            "space".into(),
+            "food".into(),
+            "luxury".into(),
+            "fantasy".into(),
+        ];
         let faces = eligible_faces(&cats, 8);
         assert_eq!(faces.len(), 15);
         let mut rng = ChaCha8Rng::seed_from_u64(7);

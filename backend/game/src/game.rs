@@ -571,7 +571,10 @@ mod tests {
         assert_eq!(g.status, GameStatus::Active);
         assert_eq!(g.elapsed_ms(T0 + MAX_PAUSE_MS + 1000), 1000);
         let deadline = g.deadline();
-        assert_eq!(deadline, T0 + MAX_PAUSE_MS + Difficulty::Easy.rules().time_limit_ms);
+        assert_eq!(
+            deadline,
+            T0 + MAX_PAUSE_MS + Difficulty::Easy.rules().time_limit_ms
+        );
         assert!(g.tick(deadline));
     }
 

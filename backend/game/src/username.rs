@@ -24,7 +24,10 @@ impl Username {
         if s.is_empty() {
             return Err(UsernameError::Missing);
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(UsernameError::InvalidCharacters);
         }
         match s.len() {
@@ -65,9 +68,21 @@ mod tests {
     fn invalid_names_are_rejected_with_a_reason() {
         assert_eq!(Username::parse(""), Err(UsernameError::Missing));
         assert_eq!(Username::parse("ab"), Err(UsernameError::TooShort));
-        assert_eq!(Username::parse("a".repeat(21).as_str()), Err(UsernameError::TooLong));
-        assert_eq!(Username::parse("<b>bob</b>"), Err(UsernameError::InvalidCharacters));
-        assert_eq!(Username::parse("robert'); DROP TABLE"), Err(UsernameError::InvalidCharacters));
-        assert_eq!(Username::parse("émile"), Err(UsernameError::InvalidCharacters));
+        assert_eq!(
+            Username::parse("a".repeat(21).as_str()),
+            Err(UsernameError::TooLong)
+        );
+        assert_eq!(
+            Username::parse("<b>bob</b>"),
+            Err(UsernameError::InvalidCharacters)
+        );
+        assert_eq!(
+            Username::parse("robert'); DROP TABLE"),
+            Err(UsernameError::InvalidCharacters)
+        );
+        assert_eq!(
+            Username::parse("émile"),
+            Err(UsernameError::InvalidCharacters)
+        );
     }
 }

@@ -59,29 +59,64 @@ pub struct Settings {
     #[arg(long, env = "PORT", default_value = "3000", value_parser = parse_port, help_heading = "Server")]
     pub port: u16,
     /// Address to listen on (containers set 0.0.0.0).
-    #[arg(long, env = "HOST", default_value = "127.0.0.1", help_heading = "Server")]
+    #[arg(
+        long,
+        env = "HOST",
+        default_value = "127.0.0.1",
+        help_heading = "Server"
+    )]
     pub host: IpAddr,
     /// Environment name reported by /health (production also selects JSON logs).
-    #[arg(long = "node-env", env = "NODE_ENV", default_value = "development", help_heading = "Server")]
+    #[arg(
+        long = "node-env",
+        env = "NODE_ENV",
+        default_value = "development",
+        help_heading = "Server"
+    )]
     pub node_env: String,
     /// Serve the web game from this folder instead of the copy embedded at build time.
     #[arg(long, env = "FRONTEND_DIR", help_heading = "Server")]
     pub frontend_dir: Option<PathBuf>,
     /// Allowed browser origins for CORS, comma-separated.
-    #[arg(long, env = "CORS_ORIGIN", default_value = "http://localhost:3000", help_heading = "Server")]
+    #[arg(
+        long,
+        env = "CORS_ORIGIN",
+        default_value = "http://localhost:3000",
+        help_heading = "Server"
+    )]
     pub cors_origin: String,
     /// CIDRs of proxies whose X-Forwarded-For is believed, comma-separated (e.g. 10.0.0.0/8).
-    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", help_heading = "Server")]
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        default_value = "",
+        help_heading = "Server"
+    )]
     pub trusted_proxies: String,
     /// Give up on a request after this many milliseconds (JSON 503).
-    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000, help_heading = "Server")]
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000,
+        help_heading = "Server"
+    )]
     pub request_timeout_ms: u64,
     /// Close idle keep-alive connections after this many seconds (keep proxies' upstream keepalive shorter).
-    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECONDS", default_value_t = 75, help_heading = "Server")]
+    #[arg(
+        long,
+        env = "HTTP_IDLE_TIMEOUT_SECONDS",
+        default_value_t = 75,
+        help_heading = "Server"
+    )]
     pub http_idle_timeout_seconds: u64,
 
     /// PostgreSQL URL (postgres://…) or sqlite://<path>; overrides DB_* and SQLITE_PATH.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, help_heading = "Database")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        help_heading = "Database"
+    )]
     pub database_url: Option<String>,
     /// PostgreSQL host; when set (or DATABASE_URL is), PostgreSQL is used instead of SQLite.
     #[arg(long, env = "DB_HOST", help_heading = "Database")]
@@ -90,23 +125,53 @@ pub struct Settings {
     #[arg(long, env = "DB_PORT", default_value = "5432", value_parser = parse_port, help_heading = "Database")]
     pub db_port: u16,
     /// PostgreSQL database.
-    #[arg(long, env = "DB_NAME", default_value = "humor_memory_game", help_heading = "Database")]
+    #[arg(
+        long,
+        env = "DB_NAME",
+        default_value = "humor_memory_game",
+        help_heading = "Database"
+    )]
     pub db_name: String,
     /// PostgreSQL user.
-    #[arg(long, env = "DB_USER", default_value = "gameuser", help_heading = "Database")]
+    #[arg(
+        long,
+        env = "DB_USER",
+        default_value = "gameuser",
+        help_heading = "Database"
+    )]
     pub db_user: String,
     /// PostgreSQL password.
-    #[arg(long, env = "DB_PASSWORD", hide_env_values = true, help_heading = "Database")]
+    #[arg(
+        long,
+        env = "DB_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Database"
+    )]
     pub db_password: Option<String>,
     /// Connections per replica.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, help_heading = "Database")]
+    #[arg(
+        long,
+        env = "DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        help_heading = "Database"
+    )]
     pub db_max_connections: u32,
     /// SQLite database file (used when no PostgreSQL is configured).
-    #[arg(long, env = "SQLITE_PATH", default_value = "data/humor_memory_game.sqlite", help_heading = "Database")]
+    #[arg(
+        long,
+        env = "SQLITE_PATH",
+        default_value = "data/humor_memory_game.sqlite",
+        help_heading = "Database"
+    )]
     pub sqlite_path: String,
 
     /// Redis URL (redis://…); overrides REDIS_*. Without Redis, live games and limits stay in memory.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true, help_heading = "Redis")]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        hide_env_values = true,
+        help_heading = "Redis"
+    )]
     pub redis_url: Option<String>,
     /// Redis host; when set, live games, leaderboards caches and rate limits are shared through Redis.
     #[arg(long, env = "REDIS_HOST", help_heading = "Redis")]
@@ -115,45 +180,101 @@ pub struct Settings {
     #[arg(long, env = "REDIS_PORT", default_value = "6379", value_parser = parse_port, help_heading = "Redis")]
     pub redis_port: u16,
     /// Redis password.
-    #[arg(long, env = "REDIS_PASSWORD", hide_env_values = true, help_heading = "Redis")]
+    #[arg(
+        long,
+        env = "REDIS_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Redis"
+    )]
     pub redis_password: Option<String>,
     /// Redis database number.
     #[arg(long, env = "REDIS_DB", default_value_t = 0, help_heading = "Redis")]
     pub redis_db: u32,
     /// Prefix of every Redis key (lets several deployments or tests share one Redis).
-    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "hmg:", help_heading = "Redis")]
+    #[arg(
+        long,
+        env = "REDIS_KEY_PREFIX",
+        default_value = "hmg:",
+        help_heading = "Redis"
+    )]
     pub redis_key_prefix: String,
 
     /// Key that signs player tokens (32+ characters). Unset: generated once and kept in the database.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, help_heading = "Security")]
+    #[arg(
+        long,
+        env = "JWT_SECRET",
+        hide_env_values = true,
+        help_heading = "Security"
+    )]
     pub jwt_secret: Option<String>,
     /// Refuse to start with weak or demo secrets (the production overlay sets it).
-    #[arg(long, env = "REQUIRE_STRONG_SECRETS", default_value = "false", value_parser = parse_bool, help_heading = "Security")]
+    #[arg(long, env = "REQUIRE_STRONG_SECRETS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, help_heading = "Security")]
     pub require_strong_secrets: bool,
     /// Rate limit window in milliseconds.
-    #[arg(long, env = "RATE_LIMIT_WINDOW_MS", default_value_t = 60_000, help_heading = "Security")]
+    #[arg(
+        long,
+        env = "RATE_LIMIT_WINDOW_MS",
+        default_value_t = 60_000,
+        help_heading = "Security"
+    )]
     pub rate_limit_window_ms: u64,
     /// API requests allowed per client and window (health and metrics are exempt).
-    #[arg(long, env = "RATE_LIMIT_MAX_REQUESTS", default_value_t = 300, help_heading = "Security")]
+    #[arg(
+        long,
+        env = "RATE_LIMIT_MAX_REQUESTS",
+        default_value_t = 300,
+        help_heading = "Security"
+    )]
     pub rate_limit_max_requests: u64,
 
     /// Log filter: error, warn, info, debug, trace, or a tracing directive list.
-    #[arg(long, env = "LOG_LEVEL", default_value = "info", help_heading = "Operations")]
+    #[arg(
+        long,
+        env = "LOG_LEVEL",
+        default_value = "info",
+        help_heading = "Operations"
+    )]
     pub log_level: String,
     /// Log format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "auto", help_heading = "Operations")]
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "auto",
+        help_heading = "Operations"
+    )]
     pub log_format: LogFormat,
     /// On SIGTERM, report not-ready and keep serving (with Connection: close) this long before closing.
-    #[arg(long, env = "DRAIN_DELAY_SECONDS", default_value_t = 5, help_heading = "Operations")]
+    #[arg(
+        long,
+        env = "DRAIN_DELAY_SECONDS",
+        default_value_t = 5,
+        help_heading = "Operations"
+    )]
     pub drain_delay_seconds: u64,
     /// After the drain delay, wait at most this long for in-flight requests.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 20, help_heading = "Operations")]
+    #[arg(
+        long,
+        env = "SHUTDOWN_TIMEOUT_SECONDS",
+        default_value_t = 20,
+        help_heading = "Operations"
+    )]
     pub shutdown_timeout_seconds: u64,
     /// Time limit of one database or Redis call before the API answers 503.
-    #[arg(long, env = "DEPENDENCY_TIMEOUT_MS", default_value_t = 1000, help_heading = "Operations")]
+    #[arg(
+        long,
+        env = "DEPENDENCY_TIMEOUT_MS",
+        default_value_t = 1000,
+        help_heading = "Operations"
+    )]
     pub dependency_timeout_ms: u64,
     /// How long this replica's own connections may stay broken (while a fresh connection works) before it reports not-ready.
-    #[arg(long, env = "READINESS_GRACE_SECONDS", default_value_t = 30, help_heading = "Operations")]
+    #[arg(
+        long,
+        env = "READINESS_GRACE_SECONDS",
+        default_value_t = 30,
+        help_heading = "Operations"
+    )]
     pub readiness_grace_seconds: u64,
 }
 
@@ -233,7 +354,13 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
     };
     port.parse::<u16>()
         .map_err(|_| format!("'{s}' is not a port (1-65535) or tcp://host:port"))
-        .and_then(|p| if p == 0 && raw != "0" { Err("port 0".into()) } else { Ok(p) })
+        .and_then(|p| {
+            if p == 0 && raw != "0" {
+                Err("port 0".into())
+            } else {
+                Ok(p)
+            }
+        })
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {
@@ -281,9 +408,13 @@ impl Settings {
         let database = match (&self.database_url, &self.db_host) {
             (Some(url), _) => {
                 if let Some(path) = url.strip_prefix("sqlite://") {
-                    DatabaseConfig::Sqlite { path: path.to_string() }
+                    DatabaseConfig::Sqlite {
+                        path: path.to_string(),
+                    }
                 } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                    DatabaseConfig::Postgres { url: Secret::new(url.clone()) }
+                    DatabaseConfig::Postgres {
+                        url: Secret::new(url.clone()),
+                    }
                 } else {
                     return Err(invalid(
                         "DATABASE_URL",
@@ -299,7 +430,11 @@ impl Settings {
                 let auth = if password.is_empty() {
                     encode_userinfo(&self.db_user)
                 } else {
-                    format!("{}:{}", encode_userinfo(&self.db_user), encode_userinfo(&password))
+                    format!(
+                        "{}:{}",
+                        encode_userinfo(&self.db_user),
+                        encode_userinfo(&password)
+                    )
                 };
                 DatabaseConfig::Postgres {
                     url: Secret::new(format!(
@@ -310,7 +445,9 @@ impl Settings {
                     )),
                 }
             }
-            _ => DatabaseConfig::Sqlite { path: self.sqlite_path.clone() },
+            _ => DatabaseConfig::Sqlite {
+                path: self.sqlite_path.clone(),
+            },
         };
         if let DatabaseConfig::Sqlite { path } = &database {
             if path.trim().is_empty() {
@@ -321,7 +458,10 @@ impl Settings {
         let redis_url = match (&self.redis_url, &self.redis_host) {
             (Some(url), _) => {
                 if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                    return Err(invalid("REDIS_URL", "must start with redis:// or rediss://"));
+                    return Err(invalid(
+                        "REDIS_URL",
+                        "must start with redis:// or rediss://",
+                    ));
                 }
                 Some(Secret::new(url.clone()))
             }
@@ -388,16 +528,29 @@ impl Settings {
         }
 
         let mut trusted_proxies = Vec::new();
-        for item in self.trusted_proxies.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in self
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let net = item
                 .parse::<IpNet>()
                 .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| invalid("TRUSTED_PROXIES", format!("'{item}' is not an IP address or CIDR")))?;
+                .map_err(|_| {
+                    invalid(
+                        "TRUSTED_PROXIES",
+                        format!("'{item}' is not an IP address or CIDR"),
+                    )
+                })?;
             trusted_proxies.push(net);
         }
 
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
-            return Err(invalid("LOG_LEVEL", format!("'{}' is not a log level or filter", self.log_level)));
+            return Err(invalid(
+                "LOG_LEVEL",
+                format!("'{}' is not a log level or filter", self.log_level),
+            ));
         }
         if self.rate_limit_window_ms == 0 {
             return Err(invalid("RATE_LIMIT_WINDOW_MS", "must be at least 1"));
@@ -455,10 +608,13 @@ impl Settings {
 impl Config {
     /// Settings for tests and embedding: SQLite at `sqlite_path`, everything else default.
     pub fn for_sqlite(sqlite_path: &str) -> Config {
-        let settings = Cli::parse_from(["humor-memory-game", "--sqlite-path", sqlite_path]).settings;
+        let settings =
+            Cli::parse_from(["humor-memory-game", "--sqlite-path", sqlite_path]).settings;
         let mut config = settings.into_config().expect("defaults are valid");
         // Tests must not depend on the developer's environment variables.
-        config.database = DatabaseConfig::Sqlite { path: sqlite_path.into() };
+        config.database = DatabaseConfig::Sqlite {
+            path: sqlite_path.into(),
+        };
         config.redis_url = None;
         config.jwt_secret = None;
         config.weak_secrets.clear();
@@ -494,24 +650,49 @@ mod tests {
     #[test]
     fn the_guides_values_boot_with_warnings() {
         let s = settings(&[
-            "--db-host", "postgres", "--db-password", "gamepass123", "--redis-host", "redis",
-            "--redis-password", "gamepass123", "--jwt-secret", "your-super-secret-jwt-key",
-            "--redis-port", "tcp://10.43.0.5:6379",
+            "--db-host",
+            "postgres",
+            "--db-password",
+            "gamepass123",
+            "--redis-host",
+            "redis",
+            "--redis-password",
+            "gamepass123",
+            "--jwt-secret",
+            "your-super-secret-jwt-key",
+            "--redis-port",
+            "tcp://10.43.0.5:6379",
         ]);
         let c = s.into_config().expect("boots");
-        assert_eq!(c.weak_secrets, vec!["DB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET"]);
+        assert_eq!(
+            c.weak_secrets,
+            vec!["DB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET"]
+        );
         match &c.database {
             DatabaseConfig::Postgres { url } => {
-                assert_eq!(url.expose(), "postgres://gameuser:gamepass123@postgres:5432/humor_memory_game")
+                assert_eq!(
+                    url.expose(),
+                    "postgres://gameuser:gamepass123@postgres:5432/humor_memory_game"
+                )
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(c.redis_url.map(|u| u.expose().to_string()), Some("redis://:gamepass123@redis:6379/0".into()));
+        assert_eq!(
+            c.redis_url.map(|u| u.expose().to_string()),
+            Some("redis://:gamepass123@redis:6379/0".into())
+        );
     }
 
     #[test]
     fn strong_secrets_can_be_required() {
-        let s = settings(&["--db-host", "postgres", "--db-password", "gamepass123", "--require-strong-secrets", "true"]);
+        let s = settings(&[
+            "--db-host",
+            "postgres",
+            "--db-password",
+            "gamepass123",
+            "--require-strong-secrets",
+            "true",
+        ]);
         let e = s.into_config().expect_err("refused");
         assert_eq!(e.variable, "DB_PASSWORD");
         assert!(!e.to_string().contains("gamepass123"), "{e}");
@@ -520,11 +701,17 @@ mod tests {
     #[test]
     fn malformed_values_name_the_variable() {
         for (args, var) in [
-            (vec!["--trusted-proxies", "10.0.0.0/8,nonsense"], "TRUSTED_PROXIES"),
+            (
+                vec!["--trusted-proxies", "10.0.0.0/8,nonsense"],
+                "TRUSTED_PROXIES",
+            ),
             (vec!["--cors-origin", "localhost:3000"], "CORS_ORIGIN"),
             (vec!["--database-url", "mysql://x"], "DATABASE_URL"),
             (vec!["--log-level", "loud[["], "LOG_LEVEL"),
-            (vec!["--rate-limit-max-requests", "0"], "RATE_LIMIT_MAX_REQUESTS"),
+            (
+                vec!["--rate-limit-max-requests", "0"],
+                "RATE_LIMIT_MAX_REQUESTS",
+            ),
         ] {
             let e = settings(&args).into_config().expect_err("invalid");
             assert_eq!(e.variable, var);
@@ -533,9 +720,13 @@ mod tests {
 
     #[test]
     fn passwords_with_url_characters_are_encoded() {
-        let c = settings(&["--db-host", "db", "--db-password", "p@ss:w/rd#1"]).into_config().expect("ok");
+        let c = settings(&["--db-host", "db", "--db-password", "p@ss:w/rd#1"])
+            .into_config()
+            .expect("ok");
         match c.database {
-            DatabaseConfig::Postgres { url } => assert!(url.expose().contains("p%40ss%3Aw%2Frd%231@db")),
+            DatabaseConfig::Postgres { url } => {
+                assert!(url.expose().contains("p%40ss%3Aw%2Frd%231@db"))
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -7,7 +7,13 @@ use clap::CommandFactory;
 use serde_json::{json, Value};
 
 /// Variables a production deployment must set (PostgreSQL, Redis and a fixed signing key).
-pub const PRODUCTION_REQUIRED: [&str; 5] = ["DB_HOST", "DB_PASSWORD", "REDIS_HOST", "REDIS_PASSWORD", "JWT_SECRET"];
+pub const PRODUCTION_REQUIRED: [&str; 5] = [
+    "DB_HOST",
+    "DB_PASSWORD",
+    "REDIS_HOST",
+    "REDIS_PASSWORD",
+    "JWT_SECRET",
+];
 
 pub fn contract() -> Value {
     let cmd = Cli::command();
@@ -32,7 +38,11 @@ pub fn contract() -> Value {
     let default = |name: &str| -> String {
         cmd.get_arguments()
             .find(|a| a.get_env().is_some_and(|e| e == name))
-            .and_then(|a| a.get_default_values().first().map(|v| v.to_string_lossy().into_owned()))
+            .and_then(|a| {
+                a.get_default_values()
+                    .first()
+                    .map(|v| v.to_string_lossy().into_owned())
+            })
             .unwrap_or_default()
     };
     let seconds = |name: &str| default(name).parse::<u64>().unwrap_or(0);
@@ -82,7 +92,12 @@ mod tests {
     #[test]
     fn every_production_variable_is_one_the_binary_reads() {
         let c = contract();
-        let names: Vec<&str> = c["env"].as_array().into_iter().flatten().filter_map(|e| e["name"].as_str()).collect();
+        let names: Vec<&str> = c["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
         for v in PRODUCTION_REQUIRED {
             assert!(names.contains(&v), "{v}");
         }
@@ -97,7 +112,10 @@ mod tests {
         for e in c["env"].as_array().into_iter().flatten() {
             let name = e["name"].as_str().unwrap_or_default();
             let secret = e["secret"].as_bool().unwrap_or(false);
-            let expected = matches!(name, "DATABASE_URL" | "DB_PASSWORD" | "REDIS_URL" | "REDIS_PASSWORD" | "JWT_SECRET");
+            let expected = matches!(
+                name,
+                "DATABASE_URL" | "DB_PASSWORD" | "REDIS_URL" | "REDIS_PASSWORD" | "JWT_SECRET"
+            );
             assert_eq!(secret, expected, "{name}");
         }
     }

@@ -93,7 +93,11 @@ impl Health {
         if self.is_draining() {
             return Readiness::NotReady("draining");
         }
-        if self.database.local_failure_for().is_some_and(|d| d >= self.grace) {
+        if self
+            .database
+            .local_failure_for()
+            .is_some_and(|d| d >= self.grace)
+        {
             return Readiness::NotReady("database_connection_broken");
         }
         if let Some(r) = &self.redis {
@@ -109,13 +113,28 @@ impl AppState {
     /// Probes the dependencies once: pooled round trip, and a fresh connection when it fails.
     pub async fn probe_dependencies(&self) {
         let timeout = self.config.dependency_timeout * 2;
-        let db_ok = matches!(tokio::time::timeout(timeout, self.store.ping()).await, Ok(Ok(())));
-        let db_fresh = db_ok || matches!(tokio::time::timeout(timeout, self.store.ping_fresh()).await, Ok(Ok(())));
+        let db_ok = matches!(
+            tokio::time::timeout(timeout, self.store.ping()).await,
+            Ok(Ok(()))
+        );
+        let db_fresh = db_ok
+            || matches!(
+                tokio::time::timeout(timeout, self.store.ping_fresh()).await,
+                Ok(Ok(()))
+            );
         self.health.database.record(db_ok, db_fresh);
-        metrics::gauge!("dependency_up", "dependency" => "database").set(f64::from(u8::from(db_ok)));
+        metrics::gauge!("dependency_up", "dependency" => "database")
+            .set(f64::from(u8::from(db_ok)));
         if let Some(status) = &self.health.redis {
-            let ok = matches!(tokio::time::timeout(timeout, self.live.ping()).await, Ok(Ok(())));
-            let fresh = ok || matches!(tokio::time::timeout(timeout, self.live.ping_fresh()).await, Ok(Ok(())));
+            let ok = matches!(
+                tokio::time::timeout(timeout, self.live.ping()).await,
+                Ok(Ok(()))
+            );
+            let fresh = ok
+                || matches!(
+                    tokio::time::timeout(timeout, self.live.ping_fresh()).await,
+                    Ok(Ok(()))
+                );
             status.record(ok, fresh);
             metrics::gauge!("dependency_up", "dependency" => "redis").set(f64::from(u8::from(ok)));
         }
@@ -148,7 +167,10 @@ mod tests {
         h.database.record(false, false); // down for everyone
         assert_eq!(h.readiness(), Readiness::Ready);
         h.database.record(false, true); // only our pool is broken
-        assert_eq!(h.readiness(), Readiness::NotReady("database_connection_broken"));
+        assert_eq!(
+            h.readiness(),
+            Readiness::NotReady("database_connection_broken")
+        );
         h.database.record(true, true);
         assert_eq!(h.readiness(), Readiness::Ready);
     }

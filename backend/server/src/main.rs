@@ -30,7 +30,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -40,7 +43,14 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         match command {
             Command::Healthcheck { path, timeout_ms } => {
-                match healthcheck::check(config.host, config.port, &path, Duration::from_millis(timeout_ms)).await {
+                match healthcheck::check(
+                    config.host,
+                    config.port,
+                    &path,
+                    Duration::from_millis(timeout_ms),
+                )
+                .await
+                {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("unhealthy: {e}");

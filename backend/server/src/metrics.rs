@@ -29,43 +29,194 @@ pub struct MetricSpec {
     pub help: &'static str,
 }
 
-const fn m(name: &'static str, kind: Kind, labels: &'static [&'static str], help: &'static str) -> MetricSpec {
-    MetricSpec { name, kind, labels, help }
+const fn m(
+    name: &'static str,
+    kind: Kind,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricSpec {
+    MetricSpec {
+        name,
+        kind,
+        labels,
+        help,
+    }
 }
 
-const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-const SCORE_BUCKETS: &[f64] = &[50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1250.0];
-const GAME_SECONDS_BUCKETS: &[f64] = &[15.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+const SCORE_BUCKETS: &[f64] = &[
+    50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1250.0,
+];
+const GAME_SECONDS_BUCKETS: &[f64] = &[
+    15.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0,
+];
 
 /// Every metric the binary exports. Names and labels are a contract with the dashboards and alerts.
 pub const CATALOGUE: &[MetricSpec] = &[
-    m("http_requests_total", Kind::Counter, &["method", "route", "status"], "HTTP requests by method, route template and status code."),
-    m("http_request_duration_seconds", Kind::Histogram, &["method", "route", "status"], "HTTP request latency by route template."),
-    m("http_requests_in_flight", Kind::Gauge, &[], "HTTP requests being served now."),
-    m("game_sessions_active", Kind::Gauge, &[], "Live games in the shared store (the same on every replica: use max())."),
-    m("games_started_total", Kind::Counter, &["difficulty"], "Games dealt."),
-    m("games_completed_total", Kind::Counter, &["difficulty"], "Games completed (every pair found), counted once when stored."),
-    m("games_expired_total", Kind::Counter, &["difficulty"], "Games that ran out of time."),
-    m("games_abandoned_total", Kind::Counter, &["difficulty"], "Games the player quit."),
-    m("game_flips_total", Kind::Counter, &["difficulty", "outcome"], "Card flips: reveal (first of an attempt), hit or miss."),
-    m("game_final_score", Kind::Histogram, &["difficulty"], "Final scores of completed games."),
-    m("game_completion_seconds", Kind::Histogram, &["difficulty"], "Playing time of completed games (pauses excluded)."),
-    m("dependency_up", Kind::Gauge, &["dependency"], "1 when the dependency answered the last health probe (every 2 s)."),
-    m("db_query_duration_seconds", Kind::Histogram, &["operation"], "Database operation latency."),
-    m("db_errors_total", Kind::Counter, &["operation"], "Database operations that failed."),
-    m("redis_command_duration_seconds", Kind::Histogram, &["operation"], "Redis operation latency."),
-    m("redis_errors_total", Kind::Counter, &["operation"], "Redis operations that failed."),
-    m("rate_limited_requests_total", Kind::Counter, &[], "Requests refused with 429."),
-    m("idempotent_replays_total", Kind::Counter, &[], "Retries answered from a stored response (Idempotency-Key)."),
-    m("config_weak_secret", Kind::Gauge, &["variable"], "1 for each secret that is weak or a demo value."),
-    m("app_ready", Kind::Gauge, &[], "1 when this replica reports ready."),
-    m("build_info", Kind::Gauge, &["version", "revision"], "Always 1; labels identify the build."),
-    m("process_cpu_seconds_total", Kind::Counter, &[], "CPU time used by the process."),
-    m("process_resident_memory_bytes", Kind::Gauge, &[], "Resident memory."),
-    m("process_virtual_memory_bytes", Kind::Gauge, &[], "Virtual memory."),
-    m("process_open_fds", Kind::Gauge, &[], "Open file descriptors."),
-    m("process_max_fds", Kind::Gauge, &[], "File descriptor limit."),
-    m("process_start_time_seconds", Kind::Gauge, &[], "Start time of the process (Unix seconds)."),
+    m(
+        "http_requests_total",
+        Kind::Counter,
+        &["method", "route", "status"],
+        "HTTP requests by method, route template and status code.",
+    ),
+    m(
+        "http_request_duration_seconds",
+        Kind::Histogram,
+        &["method", "route", "status"],
+        "HTTP request latency by route template.",
+    ),
+    m(
+        "http_requests_in_flight",
+        Kind::Gauge,
+        &[],
+        "HTTP requests being served now.",
+    ),
+    m(
+        "game_sessions_active",
+        Kind::Gauge,
+        &[],
+        "Live games in the shared store (the same on every replica: use max()).",
+    ),
+    m(
+        "games_started_total",
+        Kind::Counter,
+        &["difficulty"],
+        "Games dealt.",
+    ),
+    m(
+        "games_completed_total",
+        Kind::Counter,
+        &["difficulty"],
+        "Games completed (every pair found), counted once when stored.",
+    ),
+    m(
+        "games_expired_total",
+        Kind::Counter,
+        &["difficulty"],
+        "Games that ran out of time.",
+    ),
+    m(
+        "games_abandoned_total",
+        Kind::Counter,
+        &["difficulty"],
+        "Games the player quit.",
+    ),
+    m(
+        "game_flips_total",
+        Kind::Counter,
+        &["difficulty", "outcome"],
+        "Card flips: reveal (first of an attempt), hit or miss.",
+    ),
+    m(
+        "game_final_score",
+        Kind::Histogram,
+        &["difficulty"],
+        "Final scores of completed games.",
+    ),
+    m(
+        "game_completion_seconds",
+        Kind::Histogram,
+        &["difficulty"],
+        "Playing time of completed games (pauses excluded).",
+    ),
+    m(
+        "dependency_up",
+        Kind::Gauge,
+        &["dependency"],
+        "1 when the dependency answered the last health probe (every 2 s).",
+    ),
+    m(
+        "db_query_duration_seconds",
+        Kind::Histogram,
+        &["operation"],
+        "Database operation latency.",
+    ),
+    m(
+        "db_errors_total",
+        Kind::Counter,
+        &["operation"],
+        "Database operations that failed.",
+    ),
+    m(
+        "redis_command_duration_seconds",
+        Kind::Histogram,
+        &["operation"],
+        "Redis operation latency.",
+    ),
+    m(
+        "redis_errors_total",
+        Kind::Counter,
+        &["operation"],
+        "Redis operations that failed.",
+    ),
+    m(
+        "rate_limited_requests_total",
+        Kind::Counter,
+        &[],
+        "Requests refused with 429.",
+    ),
+    m(
+        "idempotent_replays_total",
+        Kind::Counter,
+        &[],
+        "Retries answered from a stored response (Idempotency-Key).",
+    ),
+    m(
+        "config_weak_secret",
+        Kind::Gauge,
+        &["variable"],
+        "1 for each secret that is weak or a demo value.",
+    ),
+    m(
+        "app_ready",
+        Kind::Gauge,
+        &[],
+        "1 when this replica reports ready.",
+    ),
+    m(
+        "build_info",
+        Kind::Gauge,
+        &["version", "revision"],
+        "Always 1; labels identify the build.",
+    ),
+    m(
+        "process_cpu_seconds_total",
+        Kind::Counter,
+        &[],
+        "CPU time used by the process.",
+    ),
+    m(
+        "process_resident_memory_bytes",
+        Kind::Gauge,
+        &[],
+        "Resident memory.",
+    ),
+    m(
+        "process_virtual_memory_bytes",
+        Kind::Gauge,
+        &[],
+        "Virtual memory.",
+    ),
+    m(
+        "process_open_fds",
+        Kind::Gauge,
+        &[],
+        "Open file descriptors.",
+    ),
+    m(
+        "process_max_fds",
+        Kind::Gauge,
+        &[],
+        "File descriptor limit.",
+    ),
+    m(
+        "process_start_time_seconds",
+        Kind::Gauge,
+        &[],
+        "Start time of the process (Unix seconds).",
+    ),
     m("process_threads", Kind::Gauge, &[], "OS threads."),
 ];
 
@@ -79,7 +230,10 @@ pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             START_TIME.get_or_init(|| {
-                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0)
             });
             let mut builder = PrometheusBuilder::new();
             for spec in CATALOGUE.iter().filter(|s| s.kind == Kind::Histogram) {
@@ -104,7 +258,12 @@ pub fn install() -> PrometheusHandle {
             }
             // Series that alerts compare must exist before the first event.
             for d in DIFFICULTIES {
-                for name in ["games_started_total", "games_completed_total", "games_expired_total", "games_abandoned_total"] {
+                for name in [
+                    "games_started_total",
+                    "games_completed_total",
+                    "games_expired_total",
+                    "games_abandoned_total",
+                ] {
                     metrics::counter!(name, "difficulty" => d).increment(0);
                 }
             }
@@ -132,18 +291,30 @@ pub fn render(handle: &PrometheusHandle) -> String {
 }
 
 fn help(name: &str) -> &'static str {
-    CATALOGUE.iter().find(|s| s.name == name).map_or("", |s| s.help)
+    CATALOGUE
+        .iter()
+        .find(|s| s.name == name)
+        .map_or("", |s| s.help)
 }
 
 fn push_metric(out: &mut String, name: &str, kind: &str, value: f64) {
     use std::fmt::Write;
-    let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {kind}\n{name} {value}\n", help(name));
+    let _ = write!(
+        out,
+        "# HELP {name} {}\n# TYPE {name} {kind}\n{name} {value}\n",
+        help(name)
+    );
 }
 
 /// Process metrics in the standard names, read from /proc at scrape time (the metrics facade
 /// has no float counters, so these are written directly).
 fn process_metrics(out: &mut String) {
-    push_metric(out, "process_start_time_seconds", "gauge", START_TIME.get().copied().unwrap_or(0.0));
+    push_metric(
+        out,
+        "process_start_time_seconds",
+        "gauge",
+        START_TIME.get().copied().unwrap_or(0.0),
+    );
     #[cfg(target_os = "linux")]
     {
         let clk_tck = 100.0; // USER_HZ is 100 on every Linux ABI we build for.
@@ -153,7 +324,12 @@ fn process_metrics(out: &mut String) {
                 let f: Vec<&str> = rest.split_whitespace().collect();
                 let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
                 // utime and stime are fields 14 and 15 of the line; 11 and 12 after the name.
-                push_metric(out, "process_cpu_seconds_total", "counter", (ticks(11) + ticks(12)) / clk_tck);
+                push_metric(
+                    out,
+                    "process_cpu_seconds_total",
+                    "counter",
+                    (ticks(11) + ticks(12)) / clk_tck,
+                );
             }
         }
         if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
@@ -165,8 +341,18 @@ fn process_metrics(out: &mut String) {
                     .and_then(|v| v.parse::<f64>().ok())
                     .unwrap_or(0.0)
             };
-            push_metric(out, "process_resident_memory_bytes", "gauge", value("VmRSS:") * 1024.0);
-            push_metric(out, "process_virtual_memory_bytes", "gauge", value("VmSize:") * 1024.0);
+            push_metric(
+                out,
+                "process_resident_memory_bytes",
+                "gauge",
+                value("VmRSS:") * 1024.0,
+            );
+            push_metric(
+                out,
+                "process_virtual_memory_bytes",
+                "gauge",
+                value("VmSize:") * 1024.0,
+            );
             push_metric(out, "process_threads", "gauge", value("Threads:"));
         }
         if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {

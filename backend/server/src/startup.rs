@@ -35,12 +35,17 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
         acquire_timeout: config.dependency_timeout * 2,
         statement_timeout: Duration::from_secs(5).max(config.dependency_timeout * 3),
     };
-    let store: Arc<dyn Store> = humor_store::connect(&url, &pool).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store: Arc<dyn Store> =
+        humor_store::connect(&url, &pool).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (live, memory): (Arc<dyn LiveState>, Option<Arc<MemoryState>>) = match &config.redis_url {
         Some(url) => (
             Arc::new(
-                RedisState::new(url.expose(), &config.redis_key_prefix, config.dependency_timeout)
-                    .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
+                RedisState::new(
+                    url.expose(),
+                    &config.redis_key_prefix,
+                    config.dependency_timeout,
+                )
+                .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
             ),
             None,
         ),
@@ -68,7 +73,10 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
 /// until it succeeds. Until then readiness reports "starting" and the API answers 503.
 pub async fn initialize(state: &AppState) {
     for variable in &state.config.weak_secrets {
-        tracing::warn!(variable, "a weak or demo secret is in use; set a strong one before going to production");
+        tracing::warn!(
+            variable,
+            "a weak or demo secret is in use; set a strong one before going to production"
+        );
         ::metrics::gauge!("config_weak_secret", "variable" => *variable).set(1.0);
     }
     let mut delay = Duration::from_millis(200);
@@ -160,7 +168,11 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
 }
 
 /// Serves until `stop` resolves, then drains and shuts down gracefully.
-pub async fn run_until(state: AppState, listener: TcpListener, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run_until(
+    state: AppState,
+    listener: TcpListener,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let local = listener.local_addr().context("listener address")?;
     tracing::info!(address = %local, "listening");
     let init = {
@@ -183,7 +195,10 @@ pub async fn run_until(state: AppState, listener: TcpListener, stop: impl Future
         stop.await;
         draining_state.health.start_draining();
         ::metrics::gauge!("app_ready").set(0.0);
-        tracing::info!(drain_delay_ms = drain_delay.as_millis() as u64, "shutdown requested: not ready, draining");
+        tracing::info!(
+            drain_delay_ms = drain_delay.as_millis() as u64,
+            "shutdown requested: not ready, draining"
+        );
         tokio::time::sleep(drain_delay).await;
     };
     tokio::pin!(stop);
@@ -215,7 +230,10 @@ pub async fn run_until(state: AppState, listener: TcpListener, stop: impl Future
     }
     drop(listener);
     tracing::info!("no longer accepting; finishing in-flight requests");
-    if tokio::time::timeout(state.config.shutdown_timeout, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(state.config.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown deadline reached with requests still in flight");
     }
     init.abort();
@@ -263,5 +281,8 @@ pub async fn migrate_only(state: &AppState) -> anyhow::Result<()> {
             Err(e) => return Err(anyhow::anyhow!("{e}")),
         }
     }
-    Err(anyhow::anyhow!("{}", last.map(|e| e.to_string()).unwrap_or_default()))
+    Err(anyhow::anyhow!(
+        "{}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
 }

@@ -5,9 +5,14 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber (once; later calls are ignored, which tests rely on).
 pub fn init(config: &Config) {
-    let filter = EnvFilter::try_new(format!("{},sqlx=warn,hyper=warn,h2=warn,tower=warn", config.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter = EnvFilter::try_new(format!(
+        "{},sqlx=warn,hyper=warn,h2=warn,tower=warn",
+        config.log_level
+    ))
+    .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let _ = if config.json_logs {
         builder
             .json()

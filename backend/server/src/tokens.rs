@@ -20,7 +20,9 @@ pub struct InvalidToken;
 
 impl TokenKeys {
     pub fn new(secret: &[u8]) -> TokenKeys {
-        TokenKeys { key: secret.to_vec() }
+        TokenKeys {
+            key: secret.to_vec(),
+        }
     }
 
     fn mac(&self, purpose: &str, message: &[u8]) -> HmacSha256 {
@@ -33,7 +35,10 @@ impl TokenKeys {
     }
 
     pub fn sign(&self, player: Uuid) -> String {
-        let sig = self.mac("player", player.simple().to_string().as_bytes()).finalize().into_bytes();
+        let sig = self
+            .mac("player", player.simple().to_string().as_bytes())
+            .finalize()
+            .into_bytes();
         format!("pt1.{}.{}", player.simple(), URL_SAFE_NO_PAD.encode(sig))
     }
 
@@ -77,7 +82,11 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(keys.verify(&other.sign(id)), Err(InvalidToken));
         let token = keys.sign(id);
-        let tampered = token.replacen(&id.simple().to_string(), &Uuid::new_v4().simple().to_string(), 1);
+        let tampered = token.replacen(
+            &id.simple().to_string(),
+            &Uuid::new_v4().simple().to_string(),
+            1,
+        );
         assert_eq!(keys.verify(&tampered), Err(InvalidToken));
         for junk in ["", "pt1", "pt1..", "Bearer x", "pt2.a.b"] {
             assert_eq!(keys.verify(junk), Err(InvalidToken));

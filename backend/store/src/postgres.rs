@@ -241,15 +241,19 @@ impl Store for PgStore {
 
     async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String> {
         observe("setting", async {
-            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                .bind(key)
-                .bind(init)
-                .execute(&self.pool)
-                .await?;
-            Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                .bind(key)
-                .fetch_one(&self.pool)
-                .await?)
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(init)
+            .execute(&self.pool)
+            .await?;
+            Ok(
+                sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?,
+            )
         })
         .await
     }
@@ -288,26 +292,34 @@ impl Store for PgStore {
 
     async fn player_by_name(&self, username: &str) -> Result<Option<Player>> {
         observe("player_by_name", async {
-            sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE username_key = $1"))
-                .bind(username.to_ascii_lowercase())
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(player)
-                .transpose()
+            sqlx::query(concat!(
+                "SELECT ",
+                player_columns!(),
+                " FROM players WHERE username_key = $1"
+            ))
+            .bind(username.to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(player)
+            .transpose()
         })
         .await
     }
 
     async fn player_by_id(&self, id: Uuid) -> Result<Option<Player>> {
         observe("player_by_id", async {
-            sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(player)
-                .transpose()
+            sqlx::query(concat!(
+                "SELECT ",
+                player_columns!(),
+                " FROM players WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(player)
+            .transpose()
         })
         .await
     }
@@ -390,7 +402,11 @@ impl Store for PgStore {
 
     async fn game(&self, id: Uuid) -> Result<Option<GameRecord>> {
         observe("game", async {
-            sqlx::query(concat!("SELECT ", game_columns!(), " FROM games g JOIN players p ON p.id = g.player_id WHERE g.id = $1"))
+            sqlx::query(concat!(
+                "SELECT ",
+                game_columns!(),
+                " FROM games g JOIN players p ON p.id = g.player_id WHERE g.id = $1"
+            ))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -403,12 +419,14 @@ impl Store for PgStore {
 
     async fn daily_started(&self, player_id: Uuid, date: &str) -> Result<bool> {
         observe("daily_started", async {
-            Ok(sqlx::query("SELECT 1 FROM games WHERE player_id = $1 AND daily_date = $2")
-                .bind(player_id)
-                .bind(date)
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some())
+            Ok(
+                sqlx::query("SELECT 1 FROM games WHERE player_id = $1 AND daily_date = $2")
+                    .bind(player_id)
+                    .bind(date)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some(),
+            )
         })
         .await
     }
@@ -420,8 +438,14 @@ impl Store for PgStore {
     async fn leaderboard_range(&self, board: &Board, from: i64, to: i64) -> Result<Vec<BoardRow>> {
         observe("leaderboard", async {
             let from = from.max(1);
-            let rows = sqlx::query(concat!("SELECT ", board_columns!(), " FROM leaderboard_entries WHERE board = $1 \
-                 ORDER BY ", board_order!(), " LIMIT $2 OFFSET $3"))
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                board_columns!(),
+                " FROM leaderboard_entries WHERE board = $1 \
+                 ORDER BY ",
+                board_order!(),
+                " LIMIT $2 OFFSET $3"
+            ))
             .bind(board.key())
             .bind((to - from + 1).max(0))
             .bind(from - 1)
@@ -437,11 +461,13 @@ impl Store for PgStore {
 
     async fn board_size(&self, board: &Board) -> Result<i64> {
         observe("board_size", async {
-            Ok(sqlx::query_scalar("SELECT players FROM leaderboard_sizes WHERE board = $1")
-                .bind(board.key())
-                .fetch_optional(&self.pool)
-                .await?
-                .unwrap_or(0))
+            Ok(
+                sqlx::query_scalar("SELECT players FROM leaderboard_sizes WHERE board = $1")
+                    .bind(board.key())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .unwrap_or(0),
+            )
         })
         .await
     }
@@ -524,10 +550,19 @@ impl Store for PgStore {
         .await
     }
 
-    async fn history(&self, player_id: Uuid, limit: i64, offset: i64) -> Result<(Vec<GameRecord>, i64)> {
+    async fn history(
+        &self,
+        player_id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<GameRecord>, i64)> {
         observe("history", async {
-            let rows = sqlx::query(concat!("SELECT ", game_columns!(), " FROM games g JOIN players p ON p.id = g.player_id \
-                 WHERE g.player_id = $1 ORDER BY g.started_at_ms DESC, g.id LIMIT $2 OFFSET $3"))
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                game_columns!(),
+                " FROM games g JOIN players p ON p.id = g.player_id \
+                 WHERE g.player_id = $1 ORDER BY g.started_at_ms DESC, g.id LIMIT $2 OFFSET $3"
+            ))
             .bind(player_id)
             .bind(limit)
             .bind(offset)

@@ -77,7 +77,10 @@ impl SqliteStore {
         if path.is_empty() {
             return Err(StoreError::Config("the SQLite path is empty".into()));
         }
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Config(format!("cannot create the folder of {path}: {e}"))
             })?;
@@ -193,12 +196,13 @@ async fn record_completion(tx: &mut Transaction<'_, sqlx::Sqlite>, g: &FinishedG
     for board in boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms) {
         let key = board.key();
         // One writer connection: nothing can insert between this check and the upsert.
-        let existed = sqlx::query("SELECT 1 FROM leaderboard_entries WHERE board = ?1 AND player_id = ?2")
-            .bind(&key)
-            .bind(&player_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some();
+        let existed =
+            sqlx::query("SELECT 1 FROM leaderboard_entries WHERE board = ?1 AND player_id = ?2")
+                .bind(&key)
+                .bind(&player_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some();
         sqlx::query(UPSERT_ENTRY)
             .bind(&key)
             .bind(&player_id)
@@ -249,15 +253,19 @@ impl Store for SqliteStore {
 
     async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String> {
         observe("setting", async {
-            sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING")
-                .bind(key)
-                .bind(init)
-                .execute(&self.writer)
-                .await?;
-            Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
-                .bind(key)
-                .fetch_one(&self.writer)
-                .await?)
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(init)
+            .execute(&self.writer)
+            .await?;
+            Ok(
+                sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
+                    .bind(key)
+                    .fetch_one(&self.writer)
+                    .await?,
+            )
         })
         .await
     }
@@ -297,26 +305,34 @@ impl Store for SqliteStore {
 
     async fn player_by_name(&self, username: &str) -> Result<Option<Player>> {
         observe("player_by_name", async {
-            sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE username_key = ?1"))
-                .bind(username.to_ascii_lowercase())
-                .fetch_optional(&self.reader)
-                .await?
-                .as_ref()
-                .map(player)
-                .transpose()
+            sqlx::query(concat!(
+                "SELECT ",
+                player_columns!(),
+                " FROM players WHERE username_key = ?1"
+            ))
+            .bind(username.to_ascii_lowercase())
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(player)
+            .transpose()
         })
         .await
     }
 
     async fn player_by_id(&self, id: Uuid) -> Result<Option<Player>> {
         observe("player_by_id", async {
-            sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE id = ?1"))
-                .bind(id.to_string())
-                .fetch_optional(&self.reader)
-                .await?
-                .as_ref()
-                .map(player)
-                .transpose()
+            sqlx::query(concat!(
+                "SELECT ",
+                player_columns!(),
+                " FROM players WHERE id = ?1"
+            ))
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(player)
+            .transpose()
         })
         .await
     }
@@ -415,12 +431,14 @@ impl Store for SqliteStore {
 
     async fn daily_started(&self, player_id: Uuid, date: &str) -> Result<bool> {
         observe("daily_started", async {
-            Ok(sqlx::query("SELECT 1 FROM games WHERE player_id = ?1 AND daily_date = ?2")
-                .bind(player_id.to_string())
-                .bind(date)
-                .fetch_optional(&self.reader)
-                .await?
-                .is_some())
+            Ok(
+                sqlx::query("SELECT 1 FROM games WHERE player_id = ?1 AND daily_date = ?2")
+                    .bind(player_id.to_string())
+                    .bind(date)
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .is_some(),
+            )
         })
         .await
     }
@@ -454,11 +472,13 @@ impl Store for SqliteStore {
 
     async fn board_size(&self, board: &Board) -> Result<i64> {
         observe("board_size", async {
-            Ok(sqlx::query_scalar("SELECT players FROM leaderboard_sizes WHERE board = ?1")
-                .bind(board.key())
-                .fetch_optional(&self.reader)
-                .await?
-                .unwrap_or(0))
+            Ok(
+                sqlx::query_scalar("SELECT players FROM leaderboard_sizes WHERE board = ?1")
+                    .bind(board.key())
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .unwrap_or(0),
+            )
         })
         .await
     }
@@ -544,7 +564,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn history(&self, player_id: Uuid, limit: i64, offset: i64) -> Result<(Vec<GameRecord>, i64)> {
+    async fn history(
+        &self,
+        player_id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<GameRecord>, i64)> {
         observe("history", async {
             let rows = sqlx::query(concat!(
                 "SELECT ",
@@ -568,13 +593,16 @@ impl Store for SqliteStore {
 
     async fn recent_scores(&self, limit: i64) -> Result<Vec<ScoreRow>> {
         observe("recent_scores", async {
-            sqlx::query(concat!(score_select!(), "ORDER BY g.finished_at_ms DESC LIMIT ?1"))
-                .bind(limit)
-                .fetch_all(&self.reader)
-                .await?
-                .iter()
-                .map(score_row)
-                .collect()
+            sqlx::query(concat!(
+                score_select!(),
+                "ORDER BY g.finished_at_ms DESC LIMIT ?1"
+            ))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(score_row)
+            .collect()
         })
         .await
     }

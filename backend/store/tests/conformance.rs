@@ -24,8 +24,11 @@ struct Engine {
 async fn sqlite() -> Engine {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("test.sqlite");
-    let store = connect(&format!("sqlite://{}", path.display()), &PoolOptions::default())
-        .expect("open sqlite");
+    let store = connect(
+        &format!("sqlite://{}", path.display()),
+        &PoolOptions::default(),
+    )
+    .expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     Engine {
         name: "sqlite",
@@ -42,11 +45,16 @@ fn require_services() -> bool {
 /// A fresh database on the server `TEST_DATABASE_URL` points at.
 async fn postgres() -> Option<Engine> {
     let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-        assert!(!require_services(), "REQUIRE_SERVICES=1 but TEST_DATABASE_URL is not set");
+        assert!(
+            !require_services(),
+            "REQUIRE_SERVICES=1 but TEST_DATABASE_URL is not set"
+        );
         return None;
     };
     let name = format!("hmg_store_{}", Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
@@ -78,9 +86,11 @@ async fn drop_engine(e: Engine) {
     e.store.close().await;
     if let Some((admin_url, name)) = e.pg_cleanup {
         if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut admin)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await;
         }
     }
 }
@@ -102,7 +112,13 @@ fn board(kind: BoardKind, difficulty: Option<Difficulty>) -> Board {
     Board { kind, difficulty }
 }
 
-async fn new_game(store: &Arc<dyn Store>, player: Uuid, difficulty: Difficulty, daily: Option<&str>, at: i64) -> Uuid {
+async fn new_game(
+    store: &Arc<dyn Store>,
+    player: Uuid,
+    difficulty: Difficulty,
+    daily: Option<&str>,
+    at: i64,
+) -> Uuid {
     let id = Uuid::new_v4();
     store
         .insert_game(&NewGameRecord {
@@ -117,7 +133,15 @@ async fn new_game(store: &Arc<dyn Store>, player: Uuid, difficulty: Difficulty, 
     id
 }
 
-fn finished(id: Uuid, player: Uuid, name: &str, d: Difficulty, score: i64, time_ms: i64, at: i64) -> FinishedGame {
+fn finished(
+    id: Uuid,
+    player: Uuid,
+    name: &str,
+    d: Difficulty,
+    score: i64,
+    time_ms: i64,
+    at: i64,
+) -> FinishedGame {
     FinishedGame {
         id,
         player_id: player,
@@ -135,17 +159,30 @@ fn finished(id: Uuid, player: Uuid, name: &str, d: Difficulty, score: i64, time_
     }
 }
 
-async fn play(store: &Arc<dyn Store>, name: &str, d: Difficulty, score: i64, time_ms: i64, at: i64) -> Uuid {
+async fn play(
+    store: &Arc<dyn Store>,
+    name: &str,
+    d: Difficulty,
+    score: i64,
+    time_ms: i64,
+    at: i64,
+) -> Uuid {
     let (p, _) = store.claim_player(name, at).await.expect("claim");
     let id = new_game(store, p.id, d, None, at - time_ms).await;
-    assert!(store.finish_game(&finished(id, p.id, &p.username, d, score, time_ms, at)).await.expect("finish"));
+    assert!(store
+        .finish_game(&finished(id, p.id, &p.username, d, score, time_ms, at))
+        .await
+        .expect("finish"));
     id
 }
 
 #[tokio::test]
 async fn migrating_twice_changes_nothing() {
     each_engine(|name, store| async move {
-        store.migrate().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         store.ping().await.unwrap_or_else(|e| panic!("{name}: {e}"));
     })
     .await;
@@ -154,8 +191,16 @@ async fn migrating_twice_changes_nothing() {
 #[tokio::test]
 async fn the_first_stored_setting_wins() {
     each_engine(|name, store| async move {
-        assert_eq!(store.setting_get_or_init("k", "one").await.expect("init"), "one", "{name}");
-        assert_eq!(store.setting_get_or_init("k", "two").await.expect("get"), "one", "{name}");
+        assert_eq!(
+            store.setting_get_or_init("k", "one").await.expect("init"),
+            "one",
+            "{name}"
+        );
+        assert_eq!(
+            store.setting_get_or_init("k", "two").await.expect("get"),
+            "one",
+            "{name}"
+        );
     })
     .await;
 }
@@ -166,11 +211,28 @@ async fn a_username_is_claimed_once_case_insensitively() {
         let (a, created) = store.claim_player("Alice", T0).await.expect("claim");
         assert!(created, "{name}");
         assert_eq!(a.username, "Alice");
-        let (b, created) = store.claim_player("ALICE", T0 + 1).await.expect("claim again");
+        let (b, created) = store
+            .claim_player("ALICE", T0 + 1)
+            .await
+            .expect("claim again");
         assert!(!created, "{name}");
         assert_eq!(a.id, b.id);
-        assert_eq!(store.player_by_name("alice").await.expect("find").map(|p| p.id), Some(a.id));
-        assert_eq!(store.player_by_id(a.id).await.expect("find").map(|p| p.username), Some("Alice".into()));
+        assert_eq!(
+            store
+                .player_by_name("alice")
+                .await
+                .expect("find")
+                .map(|p| p.id),
+            Some(a.id)
+        );
+        assert_eq!(
+            store
+                .player_by_id(a.id)
+                .await
+                .expect("find")
+                .map(|p| p.username),
+            Some("Alice".into())
+        );
         assert!(store.player_by_name("bob").await.expect("find").is_none());
         assert_eq!(store.stats().await.expect("stats").players, 1, "{name}");
     })
@@ -183,7 +245,9 @@ async fn concurrent_claims_of_one_name_create_one_player() {
         let mut tasks = Vec::new();
         for i in 0..8 {
             let s = store.clone();
-            tasks.push(tokio::spawn(async move { s.claim_player("racer", T0 + i).await }));
+            tasks.push(tokio::spawn(async move {
+                s.claim_player("racer", T0 + i).await
+            }));
         }
         let mut ids = Vec::new();
         let mut created = 0;
@@ -203,9 +267,18 @@ async fn concurrent_claims_of_one_name_create_one_player() {
 async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
     each_engine(|name, store| async move {
         let (p, _) = store.claim_player("daily", T0).await.expect("claim");
-        assert!(!store.daily_started(p.id, "2026-11-26").await.expect("check"));
+        assert!(!store
+            .daily_started(p.id, "2026-11-26")
+            .await
+            .expect("check"));
         new_game(&store, p.id, Difficulty::Medium, Some("2026-11-26"), T0).await;
-        assert!(store.daily_started(p.id, "2026-11-26").await.expect("check"), "{name}");
+        assert!(
+            store
+                .daily_started(p.id, "2026-11-26")
+                .await
+                .expect("check"),
+            "{name}"
+        );
         let again = store
             .insert_game(&NewGameRecord {
                 id: Uuid::new_v4(),
@@ -215,8 +288,18 @@ async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
                 started_at_ms: T0 + 5,
             })
             .await;
-        assert!(matches!(again, Err(StoreError::Conflict(_))), "{name}: {again:?}");
-        new_game(&store, p.id, Difficulty::Medium, Some("2026-11-27"), T0 + 86_400_000).await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "{name}: {again:?}"
+        );
+        new_game(
+            &store,
+            p.id,
+            Difficulty::Medium,
+            Some("2026-11-27"),
+            T0 + 86_400_000,
+        )
+        .await;
     })
     .await;
 }
@@ -228,18 +311,43 @@ async fn finishing_a_game_is_recorded_once() {
         let id = new_game(&store, p.id, Difficulty::Easy, None, T0).await;
         let g = finished(id, p.id, "once", Difficulty::Easy, 200, 60_000, T0 + 60_000);
         assert!(store.finish_game(&g).await.expect("finish"), "{name}");
-        let again = FinishedGame { score: 999, ..g.clone() };
-        assert!(!store.finish_game(&again).await.expect("finish again"), "{name}");
+        let again = FinishedGame {
+            score: 999,
+            ..g.clone()
+        };
+        assert!(
+            !store.finish_game(&again).await.expect("finish again"),
+            "{name}"
+        );
         let rec = store.game(id).await.expect("game").expect("exists");
-        assert_eq!((rec.status.as_str(), rec.score, rec.time_ms), ("completed", 200, 60_000));
+        assert_eq!(
+            (rec.status.as_str(), rec.score, rec.time_ms),
+            ("completed", 200, 60_000)
+        );
         assert_eq!(rec.result.as_deref(), Some("{\"finalScore\":200}"));
-        let player = store.player_by_id(p.id).await.expect("player").expect("exists");
-        assert_eq!((player.games_started, player.games_completed, player.total_score, player.best_score), (1, 1, 200, 200));
+        let player = store
+            .player_by_id(p.id)
+            .await
+            .expect("player")
+            .expect("exists");
+        assert_eq!(
+            (
+                player.games_started,
+                player.games_completed,
+                player.total_score,
+                player.best_score
+            ),
+            (1, 1, 200, 200)
+        );
         let all = board(BoardKind::All, Some(Difficulty::Easy));
         assert_eq!(store.board_size(&all).await.expect("size"), 1, "{name}");
         let rows = store.leaderboard(&all, 10).await.expect("board");
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].best_score, rows[0].games_completed), (200, 1), "{name}");
+        assert_eq!(
+            (rows[0].best_score, rows[0].games_completed),
+            (200, 1),
+            "{name}"
+        );
     })
     .await;
 }
@@ -257,14 +365,38 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
         let all = board(BoardKind::All, Some(Difficulty::Easy));
         let rows = store.leaderboard(&all, 10).await.expect("board");
         let order: Vec<(&str, i64)> = rows.iter().map(|r| (r.username.as_str(), r.rank)).collect();
-        assert_eq!(order, vec![("top", 1), ("fast", 2), ("late", 3), ("slow", 4), ("low", 5)], "{name}");
-        assert_eq!((rows[0].best_score, rows[0].games_completed, rows[0].total_score), (300, 2, 310));
+        assert_eq!(
+            order,
+            vec![
+                ("top", 1),
+                ("fast", 2),
+                ("late", 3),
+                ("slow", 4),
+                ("low", 5)
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            (
+                rows[0].best_score,
+                rows[0].games_completed,
+                rows[0].total_score
+            ),
+            (300, 2, 310)
+        );
         assert_eq!(store.board_size(&all).await.expect("size"), 5);
         let (late, _) = store.claim_player("late", T0).await.expect("player");
-        let r = store.rank(&all, late.id).await.expect("rank").expect("ranked");
+        let r = store
+            .rank(&all, late.id)
+            .await
+            .expect("rank")
+            .expect("ranked");
         assert_eq!(r.rank, 3, "{name}");
         let around = store.leaderboard_range(&all, 2, 4).await.expect("range");
-        assert_eq!(around.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(
+            around.iter().map(|r| r.rank).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
         assert_eq!(around[1].username, "late");
         // Overall, week and month boards include the same games; other difficulties do not.
         for b in [
@@ -272,10 +404,27 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
             board(BoardKind::Week("2026-W48".into()), Some(Difficulty::Easy)),
             board(BoardKind::Month("2026-11".into()), None),
         ] {
-            assert_eq!(store.board_size(&b).await.expect("size"), 5, "{name} {}", b.key());
+            assert_eq!(
+                store.board_size(&b).await.expect("size"),
+                5,
+                "{name} {}",
+                b.key()
+            );
         }
-        assert_eq!(store.board_size(&board(BoardKind::All, Some(Difficulty::Hard))).await.expect("size"), 0);
-        assert_eq!(store.board_size(&board(BoardKind::Week("2026-W47".into()), None)).await.expect("size"), 0);
+        assert_eq!(
+            store
+                .board_size(&board(BoardKind::All, Some(Difficulty::Hard)))
+                .await
+                .expect("size"),
+            0
+        );
+        assert_eq!(
+            store
+                .board_size(&board(BoardKind::Week("2026-W47".into()), None))
+                .await
+                .expect("size"),
+            0
+        );
     })
     .await;
 }
@@ -286,13 +435,45 @@ async fn expired_and_abandoned_games_are_counted_but_never_ranked() {
         let (p, _) = store.claim_player("quitter", T0).await.expect("claim");
         for status in [FinalStatus::Expired, FinalStatus::Abandoned] {
             let id = new_game(&store, p.id, Difficulty::Hard, None, T0).await;
-            let g = FinishedGame { status, result: None, ..finished(id, p.id, "quitter", Difficulty::Hard, 0, 600_000, T0 + 600_000) };
+            let g = FinishedGame {
+                status,
+                result: None,
+                ..finished(
+                    id,
+                    p.id,
+                    "quitter",
+                    Difficulty::Hard,
+                    0,
+                    600_000,
+                    T0 + 600_000,
+                )
+            };
             assert!(store.finish_game(&g).await.expect("finish"));
         }
-        assert!(store.rank(&board(BoardKind::All, None), p.id).await.expect("rank").is_none(), "{name}");
+        assert!(
+            store
+                .rank(&board(BoardKind::All, None), p.id)
+                .await
+                .expect("rank")
+                .is_none(),
+            "{name}"
+        );
         let stats = store.stats().await.expect("stats");
-        let hard = stats.by_difficulty.iter().find(|d| d.difficulty == "hard").expect("hard");
-        assert_eq!((hard.games_started, hard.games_completed, hard.games_expired, hard.games_abandoned), (2, 0, 1, 1), "{name}");
+        let hard = stats
+            .by_difficulty
+            .iter()
+            .find(|d| d.difficulty == "hard")
+            .expect("hard");
+        assert_eq!(
+            (
+                hard.games_started,
+                hard.games_completed,
+                hard.games_expired,
+                hard.games_abandoned
+            ),
+            (2, 0, 1, 1),
+            "{name}"
+        );
         assert!(stats.highest.is_none());
     })
     .await;
@@ -302,18 +483,46 @@ async fn expired_and_abandoned_games_are_counted_but_never_ranked() {
 async fn history_is_paginated_newest_first_and_scores_list_completions() {
     each_engine(|name, store| async move {
         for i in 0..5 {
-            play(&store, "hist", Difficulty::Medium, 100 + i, 50_000, T0 + i * 1000).await;
+            play(
+                &store,
+                "hist",
+                Difficulty::Medium,
+                100 + i,
+                50_000,
+                T0 + i * 1000,
+            )
+            .await;
         }
-        play(&store, "other", Difficulty::Expert, 900, 400_000, T0 + 10_000).await;
+        play(
+            &store,
+            "other",
+            Difficulty::Expert,
+            900,
+            400_000,
+            T0 + 10_000,
+        )
+        .await;
         let (p, _) = store.claim_player("hist", T0).await.expect("player");
         let (page, total) = store.history(p.id, 2, 1).await.expect("history");
         assert_eq!(total, 5, "{name}");
-        assert_eq!(page.iter().map(|g| g.score).collect::<Vec<_>>(), vec![103, 102]);
+        assert_eq!(
+            page.iter().map(|g| g.score).collect::<Vec<_>>(),
+            vec![103, 102]
+        );
         assert!(page.iter().all(|g| g.username == "hist"));
         let recent = store.recent_scores(3).await.expect("recent");
-        assert_eq!(recent.iter().map(|s| s.score).collect::<Vec<_>>(), vec![900, 104, 103], "{name}");
+        assert_eq!(
+            recent.iter().map(|s| s.score).collect::<Vec<_>>(),
+            vec![900, 104, 103],
+            "{name}"
+        );
         let top = store.top_scores(2).await.expect("top");
-        assert_eq!(top.iter().map(|s| (s.username.as_str(), s.score)).collect::<Vec<_>>(), vec![("other", 900), ("hist", 104)]);
+        assert_eq!(
+            top.iter()
+                .map(|s| (s.username.as_str(), s.score))
+                .collect::<Vec<_>>(),
+            vec![("other", 900), ("hist", 104)]
+        );
         let stats = store.stats().await.expect("stats");
         assert_eq!(stats.highest.map(|s| s.score), Some(900));
         assert_eq!(stats.fastest.map(|s| s.time_ms), Some(50_000));
@@ -331,7 +540,16 @@ async fn concurrent_completions_of_one_player_keep_the_board_consistent() {
             let s = store.clone();
             let id = new_game(&store, p.id, Difficulty::Easy, None, T0).await;
             tasks.push(tokio::spawn(async move {
-                s.finish_game(&finished(id, p.id, "burst", Difficulty::Easy, 100 + i, 60_000, T0 + 100 + i)).await
+                s.finish_game(&finished(
+                    id,
+                    p.id,
+                    "burst",
+                    Difficulty::Easy,
+                    100 + i,
+                    60_000,
+                    T0 + 100 + i,
+                ))
+                .await
             }));
         }
         for t in tasks {
@@ -340,14 +558,27 @@ async fn concurrent_completions_of_one_player_keep_the_board_consistent() {
         let b = board(BoardKind::All, Some(Difficulty::Easy));
         assert_eq!(store.board_size(&b).await.expect("size"), 1, "{name}");
         let rows = store.leaderboard(&b, 5).await.expect("board");
-        assert_eq!((rows[0].best_score, rows[0].games_completed), (105, 6), "{name}");
+        assert_eq!(
+            (rows[0].best_score, rows[0].games_completed),
+            (105, 6),
+            "{name}"
+        );
     })
     .await;
 }
 
 #[test]
 fn the_database_name_is_replaced_in_urls() {
-    assert_eq!(replace_db("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-    assert_eq!(replace_db("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
-    assert_eq!(replace_db("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+    assert_eq!(
+        replace_db("postgres://u@h:5432/postgres", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        replace_db("postgres://u@h:5432", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        replace_db("postgres://u@h/db?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
 }

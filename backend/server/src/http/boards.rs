@@ -3,7 +3,10 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Fields, JsonObject};
 use super::respond::{private, public, public_raw};
-use crate::service::boards::{BoardQuery, LeaderboardResponse, PlayerScoresResponse, RankResponse, ScoresResponse, StatsResponse, Timeframe};
+use crate::service::boards::{
+    BoardQuery, LeaderboardResponse, PlayerScoresResponse, RankResponse, ScoresResponse,
+    StatsResponse, Timeframe,
+};
 use crate::service::{Auth, FieldError};
 use crate::state::AppState;
 use crate::views::PlayerView;
@@ -25,7 +28,10 @@ struct QueryFields<'a> {
 
 impl<'a> QueryFields<'a> {
     fn new(params: &'a HashMap<String, String>) -> Self {
-        QueryFields { params, errors: Vec::new() }
+        QueryFields {
+            params,
+            errors: Vec::new(),
+        }
     }
 
     fn int(&mut self, name: &str, default: i64, min: i64, max: i64) -> i64 {
@@ -34,7 +40,10 @@ impl<'a> QueryFields<'a> {
             Some(raw) => match raw.parse::<i64>() {
                 Ok(v) if (min..=max).contains(&v) => v,
                 _ => {
-                    self.errors.push(FieldError::new(name, format!("must be a whole number from {min} to {max}")));
+                    self.errors.push(FieldError::new(
+                        name,
+                        format!("must be a whole number from {min} to {max}"),
+                    ));
                     default
                 }
             },
@@ -47,7 +56,10 @@ impl<'a> QueryFields<'a> {
             Some("week") => Timeframe::Week,
             Some("month") => Timeframe::Month,
             Some(_) => {
-                self.errors.push(FieldError::new("timeframe", "must be one of all, week, month"));
+                self.errors.push(FieldError::new(
+                    "timeframe",
+                    "must be one of all, week, month",
+                ));
                 Timeframe::All
             }
         };
@@ -56,13 +68,18 @@ impl<'a> QueryFields<'a> {
             Some(raw) => match raw.parse::<Difficulty>() {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    self.errors.push(FieldError::new("difficulty", e.to_string()));
+                    self.errors
+                        .push(FieldError::new("difficulty", e.to_string()));
                     None
                 }
             },
         };
         let daily = self.params.get("daily").filter(|s| !s.is_empty()).cloned();
-        BoardQuery { timeframe, difficulty, daily }
+        BoardQuery {
+            timeframe,
+            difficulty,
+            daily,
+        }
     }
 
     fn finish(self) -> Result<(), ApiError> {
@@ -117,25 +134,37 @@ pub struct HistoryParams {
     offset: Option<i64>,
 }
 
-async fn board(state: AppState, params: HashMap<String, String>, fresh: bool) -> Result<Response, ApiError> {
+async fn board(
+    state: AppState,
+    params: HashMap<String, String>,
+    fresh: bool,
+) -> Result<Response, ApiError> {
     let mut q = QueryFields::new(&params);
     let limit = q.int("limit", 25, 1, 100);
     let board = q.board();
     q.finish()?;
-    Ok(public_raw(state.leaderboard_json(&board, limit, fresh).await?))
+    Ok(public_raw(
+        state.leaderboard_json(&board, limit, fresh).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/leaderboard", tag = "leaderboard", params(LeaderboardParams),
     responses((status = 200, description = "Best completed score per player, best first", body = LeaderboardResponse),
               (status = 400, description = "Invalid parameter", body = ErrorBody)))]
-pub async fn leaderboard(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn leaderboard(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     board(state, params, false).await
 }
 
 #[utoipa::path(get, path = "/api/leaderboard/fresh", tag = "leaderboard", params(LeaderboardParams),
     responses((status = 200, description = "The same, bypassing the cache", body = LeaderboardResponse),
               (status = 400, description = "Invalid parameter", body = ErrorBody)))]
-pub async fn leaderboard_fresh(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn leaderboard_fresh(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     board(state, params, true).await
 }
 
@@ -144,14 +173,22 @@ pub async fn leaderboard_fresh(State(state): State<AppState>, Query(params): Par
     responses((status = 200, description = "The player's rank and the rows around it", body = RankResponse),
               (status = 400, description = "Invalid parameter", body = ErrorBody),
               (status = 404, description = "No such player, or not on this board", body = ErrorBody)))]
-pub async fn rank(State(state): State<AppState>, Path(username): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn rank(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let mut q = QueryFields::new(&params);
     let context = q.int("context", 2, 0, 10);
     let board = q.board();
-    let name = Username::parse(&username).map_err(|e| q.errors.push(FieldError::new("username", e.to_string()))).ok();
+    let name = Username::parse(&username)
+        .map_err(|e| q.errors.push(FieldError::new("username", e.to_string())))
+        .ok();
     q.finish()?;
     let name = name.ok_or_else(|| super::extract::invalid("username", "is invalid"))?;
-    Ok(public(&state.rank_of(name.as_str(), &board, context).await?))
+    Ok(public(
+        &state.rank_of(name.as_str(), &board, context).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/leaderboard/stats", tag = "leaderboard",
@@ -163,7 +200,10 @@ pub async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> 
 #[utoipa::path(get, path = "/api/scores", tag = "scores", params(LimitParams),
     responses((status = 200, description = "Recent and top completed games", body = ScoresResponse),
               (status = 400, description = "Invalid parameter", body = ErrorBody)))]
-pub async fn scores(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn scores(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let mut q = QueryFields::new(&params);
     let limit = q.int("limit", 10, 1, 50);
     q.finish()?;
@@ -175,14 +215,23 @@ pub async fn scores(State(state): State<AppState>, Query(params): Params) -> Res
     responses((status = 200, description = "The player's statistics and history", body = PlayerScoresResponse),
               (status = 400, description = "Invalid parameter", body = ErrorBody),
               (status = 404, description = "No such player", body = ErrorBody)))]
-pub async fn player_scores(State(state): State<AppState>, Path(username): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn player_scores(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let mut q = QueryFields::new(&params);
     let limit = q.int("limit", 10, 1, 50);
     let offset = q.int("offset", 0, 0, 1_000_000);
-    let name = Username::parse(&username).map_err(|e| q.errors.push(FieldError::new("username", e.to_string()))).ok();
+    let name = Username::parse(&username)
+        .map_err(|e| q.errors.push(FieldError::new("username", e.to_string())))
+        .ok();
     q.finish()?;
     let name = name.ok_or_else(|| super::extract::invalid("username", "is invalid"))?;
-    Ok(private(StatusCode::OK, &state.player_scores(name.as_str(), limit, offset).await?))
+    Ok(private(
+        StatusCode::OK,
+        &state.player_scores(name.as_str(), limit, offset).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,18 +253,34 @@ pub struct ClaimResponse {
               (status = 200, description = "Already yours (your token was sent)", body = ClaimResponse),
               (status = 400, description = "Invalid username", body = ErrorBody),
               (status = 409, description = "Taken", body = ErrorBody)))]
-pub async fn claim(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+pub async fn claim(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let name = f.string("username", true).and_then(|raw| match Username::parse(raw) {
-        Ok(u) => Some(u),
-        Err(e) => {
-            f.error("username", e.to_string());
-            None
-        }
-    });
+    let name = f
+        .string("username", true)
+        .and_then(|raw| match Username::parse(raw) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                f.error("username", e.to_string());
+                None
+            }
+        });
     f.finish()?;
     let name = name.ok_or_else(|| super::extract::invalid("username", "is required"))?;
     let player = state.claim_username(&name, auth).await?;
-    let status = if player.is_new { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(private(status, &ClaimResponse { success: true, player }))
+    let status = if player.is_new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(private(
+        status,
+        &ClaimResponse {
+            success: true,
+            player,
+        },
+    ))
 }

@@ -122,8 +122,12 @@ impl ApiError {
 
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::RateLimited { retry_after_seconds } => Some(*retry_after_seconds),
-            ApiError::Timeout | ApiError::App(AppError::Unavailable(_)) | ApiError::App(AppError::Starting) => Some(2),
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            ApiError::Timeout
+            | ApiError::App(AppError::Unavailable(_))
+            | ApiError::App(AppError::Starting) => Some(2),
             _ => None,
         }
     }

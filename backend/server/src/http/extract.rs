@@ -26,7 +26,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -49,7 +50,9 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::InvalidJson("the body must be a JSON object".into())),
+        Ok(_) => Err(ApiError::InvalidJson(
+            "the body must be a JSON object".into(),
+        )),
         Err(e) => Err(ApiError::InvalidJson(e.to_string())),
     }
 }
@@ -62,7 +65,10 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Fields<'a> {
-        Fields { map, errors: Vec::new() }
+        Fields {
+            map,
+            errors: Vec::new(),
+        }
     }
 
     pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
@@ -102,15 +108,15 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional array of strings (null or absent means None).
-    pub fn string_array(&mut self, name: &str) -> Option<Vec<&'a str>> {
+    /// An optional array of strings with their indexes (null or absent means None).
+    pub fn string_array(&mut self, name: &str) -> Option<Vec<(usize, &'a str)>> {
         match self.map.get(name) {
             None | Some(Value::Null) => None,
             Some(Value::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
-                        Value::String(s) => out.push(s.as_str()),
+                        Value::String(s) => out.push((i, s.as_str())),
                         _ => self.error(format!("{name}[{i}]"), "must be a string"),
                     }
                 }
@@ -135,17 +141,25 @@ impl<'a> Fields<'a> {
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Ok(Auth::Anonymous);
         };
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .ok_or(ApiError::InvalidToken)?;
         let keys = state.keys().map_err(ApiError::App)?;
-        keys.verify(token).map(Auth::Player).map_err(|_| ApiError::InvalidToken)
+        keys.verify(token)
+            .map(Auth::Player)
+            .map_err(|_| ApiError::InvalidToken)
     }
 }
 
@@ -189,20 +203,45 @@ mod tests {
         let peer: IpAddr = "10.0.0.5".parse().expect("ip");
         let client: IpAddr = "203.0.113.9".parse().expect("ip");
         assert_eq!(client_ip(peer, Some("203.0.113.9"), &[]), peer);
-        assert_eq!(client_ip(peer, Some("203.0.113.9"), &nets(&["10.0.0.0/8"])), client);
+        assert_eq!(
+            client_ip(peer, Some("203.0.113.9"), &nets(&["10.0.0.0/8"])),
+            client
+        );
         // A client cannot spoof by prepending: the nearest untrusted hop wins.
-        assert_eq!(client_ip(peer, Some("1.2.3.4, 203.0.113.9, 10.0.0.7"), &nets(&["10.0.0.0/8"])), client);
-        assert_eq!(client_ip(peer, Some("garbage"), &nets(&["10.0.0.0/8"])), peer);
+        assert_eq!(
+            client_ip(
+                peer,
+                Some("1.2.3.4, 203.0.113.9, 10.0.0.7"),
+                &nets(&["10.0.0.0/8"])
+            ),
+            client
+        );
+        assert_eq!(
+            client_ip(peer, Some("garbage"), &nets(&["10.0.0.0/8"])),
+            peer
+        );
     }
 
     #[test]
     fn bodies_must_be_json_objects() {
         assert!(parse_object(b"{\"a\":1}").is_ok());
         assert!(matches!(parse_object(b""), Err(ApiError::InvalidJson(_))));
-        assert!(matches!(parse_object(b"[1]"), Err(ApiError::InvalidJson(_))));
-        assert!(matches!(parse_object(b"{\"a\":1e999}"), Err(ApiError::InvalidJson(_))));
-        assert!(matches!(parse_object(&[b'{', 0xff, b'}']), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(
+            parse_object(b"[1]"),
+            Err(ApiError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_object(b"{\"a\":1e999}"),
+            Err(ApiError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_object(&[b'{', 0xff, b'}']),
+            Err(ApiError::InvalidJson(_))
+        ));
         let deep = "[".repeat(200) + &"]".repeat(200);
-        assert!(matches!(parse_object(format!("{{\"a\":{deep}}}").as_bytes()), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(
+            parse_object(format!("{{\"a\":{deep}}}").as_bytes()),
+            Err(ApiError::InvalidJson(_))
+        ));
     }
 }

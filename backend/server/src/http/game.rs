@@ -6,7 +6,10 @@ use super::respond::{private, public};
 use crate::service::games::{Found, StartCommand};
 use crate::service::{AppError, Auth};
 use crate::state::AppState;
-use crate::views::{face_view, CardView, CardStateView, DifficultyView, GameResult, GameView, PlayerView, StatusView};
+use crate::views::{
+    face_view, CardStateView, CardView, DifficultyView, GameResult, GameView, PlayerView,
+    StatusView,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -247,8 +250,16 @@ fn card_view(game: &Game, idx: usize) -> CardView {
 
 fn outcome_view(game: &Game, o: &FlipOutcome) -> Option<OutcomeView> {
     o.outcome.as_ref().map(|out| OutcomeView {
-        result: if out.kind == OutcomeKind::Hit { OutcomeResult::Hit } else { OutcomeResult::Miss },
-        cards: out.cards.iter().map(|&i| game.cards[i].id.clone()).collect(),
+        result: if out.kind == OutcomeKind::Hit {
+            OutcomeResult::Hit
+        } else {
+            OutcomeResult::Miss
+        },
+        cards: out
+            .cards
+            .iter()
+            .map(|&i| game.cards[i].id.clone())
+            .collect(),
         points: out.points,
         pair_bonus: out.pair_bonus,
         message: out.message.to_string(),
@@ -296,13 +307,20 @@ pub async fn config() -> Response {
 #[utoipa::path(get, path = "/api/game/daily-challenge", tag = "game",
     responses((status = 200, description = "Today's challenge (UTC)", body = DailyResponse),
               (status = 401, description = "Invalid token", body = ErrorBody)))]
-pub async fn daily_challenge(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+pub async fn daily_challenge(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Response, ApiError> {
     let info = state.daily_challenge(auth).await?;
     let c = &info.challenge;
     let r = c.difficulty.rules();
     let body = DailyResponse {
         success: true,
-        message: format!("🗓️ Today's challenge: {} with {}. Same deck for everyone!", c.difficulty, c.categories.join(", ")),
+        message: format!(
+            "🗓️ Today's challenge: {} with {}. Same deck for everyone!",
+            c.difficulty,
+            c.categories.join(", ")
+        ),
         challenge: DailyChallengeView {
             date: c.date_string(),
             difficulty: c.difficulty.into(),
@@ -313,7 +331,11 @@ pub async fn daily_challenge(State(state): State<AppState>, auth: Auth) -> Resul
             played: info.played,
         },
     };
-    Ok(if info.played.is_some() { private(StatusCode::OK, &body) } else { public(&body) })
+    Ok(if info.played.is_some() {
+        private(StatusCode::OK, &body)
+    } else {
+        public(&body)
+    })
 }
 
 #[utoipa::path(post, path = "/api/game/start", tag = "game", request_body = StartRequest,
@@ -323,38 +345,57 @@ pub async fn daily_challenge(State(state): State<AppState>, auth: Auth) -> Resul
               (status = 401, description = "The username is claimed and no (valid) token was sent", body = ErrorBody),
               (status = 403, description = "The token belongs to another player", body = ErrorBody),
               (status = 409, description = "Daily challenge already started", body = ErrorBody)))]
-pub async fn start(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+pub async fn start(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let username = f.string("username", true).and_then(|raw| match Username::parse(raw) {
-        Ok(u) => Some(u),
-        Err(e) => {
-            f.error("username", e.to_string());
-            None
-        }
-    });
-    let difficulty = f.string("difficulty", false).and_then(|raw| match raw.parse::<Difficulty>() {
-        Ok(d) => Some(d),
-        Err(e) => {
-            f.error("difficulty", e.to_string());
-            None
-        }
-    });
+    let username = f
+        .string("username", true)
+        .and_then(|raw| match Username::parse(raw) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                f.error("username", e.to_string());
+                None
+            }
+        });
+    let difficulty =
+        f.string("difficulty", false)
+            .and_then(|raw| match raw.parse::<Difficulty>() {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    f.error("difficulty", e.to_string());
+                    None
+                }
+            });
     let categories = f.string_array("categories").map(|list| {
         if list.len() > 10 {
             f.error("categories", "may list at most 10 categories");
         }
-        for (i, c) in list.iter().enumerate() {
+        for (i, c) in &list {
             if !humor_game::cards::is_category(c) {
-                f.error(format!("categories[{i}]"), format!("must be one of {}", CATEGORIES.join(", ")));
+                f.error(
+                    format!("categories[{i}]"),
+                    format!("must be one of {}", CATEGORIES.join(", ")),
+                );
             }
         }
-        list.iter().map(|c| c.to_string()).collect::<Vec<_>>()
+        list.iter().map(|(_, c)| c.to_string()).collect::<Vec<_>>()
     });
     let daily = f.boolean("daily").unwrap_or(false);
     f.finish()?;
     let username = username.ok_or_else(|| invalid("username", "is required"))?;
     let (game, player) = state
-        .start_game(StartCommand { username, difficulty, categories, daily }, auth)
+        .start_game(
+            StartCommand {
+                username,
+                difficulty,
+                categories,
+                daily,
+            },
+            auth,
+        )
         .await?;
     let now = state.clock.now_ms();
     Ok(private(
@@ -374,7 +415,11 @@ pub async fn start(State(state): State<AppState>, auth: Auth, JsonObject(body): 
               (status = 401, description = "Token required", body = ErrorBody),
               (status = 403, description = "Another player's game", body = ErrorBody),
               (status = 404, description = "No such game", body = ErrorBody)))]
-pub async fn get_game(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_game(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(game_id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = parse_game_id(&game_id)?;
     let now = state.clock.now_ms();
     let (game, result) = match state.find_game(id, auth).await? {
@@ -387,7 +432,14 @@ pub async fn get_game(State(state): State<AppState>, auth: Auth, Path(game_id): 
             (stored_view(&record), result)
         }
     };
-    Ok(private(StatusCode::OK, &GameResponse { success: true, game, result }))
+    Ok(private(
+        StatusCode::OK,
+        &GameResponse {
+            success: true,
+            game,
+            result,
+        },
+    ))
 }
 
 /// A finished game that is no longer in the live state (its cards are not kept).
@@ -405,7 +457,10 @@ fn stored_view(r: &humor_store::GameRecord) -> GameView {
             "abandoned" => StatusView::Abandoned,
             _ => StatusView::Active,
         },
-        grid: crate::views::GridView { columns: rules.columns, rows: rules.rows },
+        grid: crate::views::GridView {
+            columns: rules.columns,
+            rows: rules.rows,
+        },
         total_pairs: rules.pairs as u32,
         time_limit_ms: rules.time_limit_ms,
         remaining_ms: 0,
@@ -448,7 +503,11 @@ pub async fn flip(
         &FlipResponse {
             success: true,
             card: card_view(&game, outcome.card),
-            turned_down: outcome.turned_down.iter().map(|&i| game.cards[i].id.clone()).collect(),
+            turned_down: outcome
+                .turned_down
+                .iter()
+                .map(|&i| game.cards[i].id.clone())
+                .collect(),
             outcome: outcome_view(&game, &outcome),
             game: GameView::of(&game, now),
             result,
@@ -464,15 +523,21 @@ pub async fn flip(
               (status = 403, description = "Another player's game", body = ErrorBody),
               (status = 404, description = "No such game or card", body = ErrorBody),
               (status = 409, description = "Expired, finished, paused, or a card is up or matched", body = ErrorBody)))]
-pub async fn match_pair(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+pub async fn match_pair(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let game_id = f.string("gameId", true).and_then(|s| match Uuid::try_parse(s) {
-        Ok(id) => Some(id),
-        Err(_) => {
-            f.error("gameId", "must be a UUID");
-            None
-        }
-    });
+    let game_id = f
+        .string("gameId", true)
+        .and_then(|s| match Uuid::try_parse(s) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                f.error("gameId", "must be a UUID");
+                None
+            }
+        });
     let c1 = card_id_field(&mut f, "card1Id");
     let c2 = card_id_field(&mut f, "card2Id");
     if c1.is_some() && c1 == c2 {
@@ -484,7 +549,10 @@ pub async fn match_pair(State(state): State<AppState>, auth: Auth, JsonObject(bo
     };
     let (game, [_, second], result) = state.match_pair(id, c1, c2, auth).await?;
     let now = state.clock.now_ms();
-    let out = second.outcome.as_ref().ok_or_else(|| ApiError::App(AppError::Internal("match without outcome".into())))?;
+    let out = second
+        .outcome
+        .as_ref()
+        .ok_or_else(|| ApiError::App(AppError::Internal("match without outcome".into())))?;
     let is_match = out.kind == OutcomeKind::Hit;
     let card = |i: usize| MatchedCard {
         id: game.cards[i].id.clone(),
@@ -499,7 +567,10 @@ pub async fn match_pair(State(state): State<AppState>, auth: Auth, JsonObject(bo
             is_match,
             points_earned: out.points + out.pair_bonus,
             message: if second.completed {
-                format!("🎉 Congratulations! Game completed! Final score: {}! 🏆", result.as_ref().map_or(view.score, |r| r.final_score))
+                format!(
+                    "🎉 Congratulations! Game completed! Final score: {}! 🏆",
+                    result.as_ref().map_or(view.score, |r| r.final_score)
+                )
             } else {
                 out.message.to_string()
             },
@@ -522,7 +593,13 @@ pub async fn match_pair(State(state): State<AppState>, auth: Auth, JsonObject(bo
 
 async fn game_only(state: &AppState, game: Game) -> Response {
     let now = state.clock.now_ms();
-    private(StatusCode::OK, &GameOnlyResponse { success: true, game: GameView::of(&game, now) })
+    private(
+        StatusCode::OK,
+        &GameOnlyResponse {
+            success: true,
+            game: GameView::of(&game, now),
+        },
+    )
 }
 
 #[utoipa::path(post, path = "/api/game/{gameId}/pause", tag = "game",
@@ -532,7 +609,11 @@ async fn game_only(state: &AppState, game: Game) -> Response {
               (status = 403, description = "Another player's game", body = ErrorBody),
               (status = 404, description = "No such game", body = ErrorBody),
               (status = 409, description = "Already paused, no pauses left, or finished", body = ErrorBody)))]
-pub async fn pause(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn pause(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(game_id): Path<String>,
+) -> Result<Response, ApiError> {
     let game = state.pause(parse_game_id(&game_id)?, auth).await?;
     Ok(game_only(&state, game).await)
 }
@@ -544,7 +625,11 @@ pub async fn pause(State(state): State<AppState>, auth: Auth, Path(game_id): Pat
               (status = 403, description = "Another player's game", body = ErrorBody),
               (status = 404, description = "No such game", body = ErrorBody),
               (status = 409, description = "Not paused or finished", body = ErrorBody)))]
-pub async fn resume(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn resume(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(game_id): Path<String>,
+) -> Result<Response, ApiError> {
     let game = state.resume(parse_game_id(&game_id)?, auth).await?;
     Ok(game_only(&state, game).await)
 }
@@ -556,7 +641,11 @@ pub async fn resume(State(state): State<AppState>, auth: Auth, Path(game_id): Pa
               (status = 403, description = "Another player's game", body = ErrorBody),
               (status = 404, description = "No such game", body = ErrorBody),
               (status = 409, description = "Already finished", body = ErrorBody)))]
-pub async fn abandon(State(state): State<AppState>, auth: Auth, Path(game_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn abandon(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(game_id): Path<String>,
+) -> Result<Response, ApiError> {
     let game = state.abandon(parse_game_id(&game_id)?, auth).await?;
     Ok(game_only(&state, game).await)
 }
@@ -568,15 +657,21 @@ pub async fn abandon(State(state): State<AppState>, auth: Auth, Path(game_id): P
               (status = 403, description = "Another player's game", body = ErrorBody),
               (status = 404, description = "No such game", body = ErrorBody),
               (status = 409, description = "Not finished, expired or abandoned", body = ErrorBody)))]
-pub async fn complete(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+pub async fn complete(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let id = f.string("gameId", true).and_then(|s| match Uuid::try_parse(s) {
-        Ok(id) => Some(id),
-        Err(_) => {
-            f.error("gameId", "must be a UUID");
-            None
-        }
-    });
+    let id = f
+        .string("gameId", true)
+        .and_then(|s| match Uuid::try_parse(s) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                f.error("gameId", "must be a UUID");
+                None
+            }
+        });
     f.finish()?;
     let id = id.ok_or_else(|| invalid("gameId", "is required"))?;
     let result = state.complete(id, auth).await?;
@@ -584,7 +679,10 @@ pub async fn complete(State(state): State<AppState>, auth: Auth, JsonObject(body
         StatusCode::OK,
         &CompleteResponse {
             success: true,
-            message: format!("🎉 Game complete! Final score: {} {}", result.final_score, result.performance.emoji),
+            message: format!(
+                "🎉 Game complete! Final score: {} {}",
+                result.final_score, result.performance.emoji
+            ),
             game_result: result,
         },
     ))

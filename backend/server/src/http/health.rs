@@ -16,14 +16,24 @@ pub struct ProbeBody {
 }
 
 fn no_store(mut r: Response) -> Response {
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 #[utoipa::path(get, path = "/health/live", tag = "health",
     responses((status = 200, description = "The process is running (never touches a dependency)", body = ProbeBody)))]
 pub async fn live() -> Response {
-    no_store((StatusCode::OK, axum::Json(ProbeBody { status: "alive".into(), reason: None })).into_response())
+    no_store(
+        (
+            StatusCode::OK,
+            axum::Json(ProbeBody {
+                status: "alive".into(),
+                reason: None,
+            }),
+        )
+            .into_response(),
+    )
 }
 
 #[utoipa::path(get, path = "/health/ready", tag = "health",
@@ -31,10 +41,19 @@ pub async fn live() -> Response {
               (status = 503, description = "Starting, draining, or its own connections are broken", body = ProbeBody)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let (status, body) = match state.health.readiness() {
-        Readiness::Ready => (StatusCode::OK, ProbeBody { status: "ready".into(), reason: None }),
+        Readiness::Ready => (
+            StatusCode::OK,
+            ProbeBody {
+                status: "ready".into(),
+                reason: None,
+            },
+        ),
         Readiness::NotReady(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            ProbeBody { status: "not_ready".into(), reason: Some(reason.into()) },
+            ProbeBody {
+                status: "not_ready".into(),
+                reason: Some(reason.into()),
+            },
         ),
     };
     no_store((status, axum::Json(body)).into_response())
@@ -77,9 +96,15 @@ pub struct HealthBody {
               (status = 503, description = "A dependency is down (answered fast)", body = HealthBody)))]
 pub async fn health(State(state): State<AppState>) -> Response {
     let timeout = state.config.dependency_timeout;
-    let db_ok = matches!(tokio::time::timeout(timeout, state.store.ping()).await, Ok(Ok(())));
+    let db_ok = matches!(
+        tokio::time::timeout(timeout, state.store.ping()).await,
+        Ok(Ok(()))
+    );
     let redis_ok = if state.health.redis.is_some() {
-        Some(matches!(tokio::time::timeout(timeout, state.live.ping()).await, Ok(Ok(()))))
+        Some(matches!(
+            tokio::time::timeout(timeout, state.live.ping()).await,
+            Ok(Ok(()))
+        ))
     } else {
         None
     };
@@ -90,7 +115,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
         timestamp: crate::clock::iso(state.clock.now_ms()),
         services: Services {
             database: word(db_ok),
-            redis: redis_ok.map(word).unwrap_or_else(|| "not_configured".into()),
+            redis: redis_ok
+                .map(word)
+                .unwrap_or_else(|| "not_configured".into()),
             api: "running".into(),
         },
         storage: Storage {
@@ -101,7 +128,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
         environment: state.config.environment.clone(),
         uptime_seconds: state.health.started_at.elapsed().as_secs(),
     };
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     no_store((status, axum::Json(body)).into_response())
 }
 
@@ -119,7 +150,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     no_store(
         (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             body,
         )
             .into_response(),

@@ -24,7 +24,10 @@ pub const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("x-frame-options", "DENY"),
     ("referrer-policy", "no-referrer"),
     ("cross-origin-opener-policy", "same-origin"),
-    ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
+    (
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    ),
 ];
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -104,7 +107,10 @@ fn client_key(state: &AppState, req: &Request) -> String {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
     client_ip(peer, forwarded, &state.config.trusted_proxies).to_string()
 }
 
@@ -121,9 +127,12 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     let now = state.clock.now_ms();
     let decision = tokio::time::timeout(
         state.config.dependency_timeout * 2,
-        state
-            .live
-            .rate_hit(&client, state.config.rate_limit_window, state.config.rate_limit_max, now),
+        state.live.rate_hit(
+            &client,
+            state.config.rate_limit_window,
+            state.config.rate_limit_max,
+            now,
+        ),
     )
     .await;
     // Fail open: a Redis problem must not turn into refusing every player.
@@ -140,7 +149,8 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
         rate_headers(r.headers_mut(), d.limit, 0, d.reset_after);
         return r;
     }
-    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await
+    {
         Ok(r) => r,
         Err(_) => ApiError::Timeout.into_response(),
     };
@@ -186,9 +196,15 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         return next.run(req).await;
     };
     let key = match raw_key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
+        Ok(k) if !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_string()
+        }
         _ => {
-            return super::extract::invalid("Idempotency-Key", "must be 1-128 visible ASCII characters").into_response()
+            return super::extract::invalid(
+                "Idempotency-Key",
+                "must be 1-128 visible ASCII characters",
+            )
+            .into_response()
         }
     };
     let scope = req
@@ -206,7 +222,9 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let store_key = hex_sha256(&[scope.as_bytes(), path.as_bytes(), key.as_bytes()]);
     let begin = tokio::time::timeout(
         state.config.dependency_timeout * 2,
-        state.live.idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LOCK),
+        state
+            .live
+            .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LOCK),
     )
     .await;
     let req = Request::from_parts(parts, Body::from(bytes));
@@ -219,7 +237,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 ApiError::IdempotencyKeyReused.into_response()
             };
         }
-        Ok(Ok(crate::live::IdempotencyBegin::Done { fingerprint: fp, response })) => {
+        Ok(Ok(crate::live::IdempotencyBegin::Done {
+            fingerprint: fp,
+            response,
+        })) => {
             if fp != fingerprint {
                 return ApiError::IdempotencyKeyReused.into_response();
             }
@@ -227,12 +248,20 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 Ok(stored) => {
                     metrics::counter!("idempotent_replays_total").increment(1);
                     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-                    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response();
-                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    let mut r = (
+                        status,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        stored.body,
+                    )
+                        .into_response();
+                    r.headers_mut()
+                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    r.headers_mut()
+                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
                     r
                 }
-                Err(_) => ApiError::App(AppError::Internal("stored idempotent response".into())).into_response(),
+                Err(_) => ApiError::App(AppError::Internal("stored idempotent response".into()))
+                    .into_response(),
             };
         }
         // The live state is unavailable: the request itself will say so.
@@ -242,14 +271,21 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let status = response.status();
     let keep = !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS);
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let outcome = if keep {
         let stored = Stored {
             status: status.as_u16(),
             body: String::from_utf8_lossy(&bytes).into_owned(),
         };
         match serde_json::to_string(&stored) {
-            Ok(json) => state.live.idempotency_store(&store_key, &fingerprint, &json, IDEMPOTENCY_KEEP).await,
+            Ok(json) => {
+                state
+                    .live
+                    .idempotency_store(&store_key, &fingerprint, &json, IDEMPOTENCY_KEEP)
+                    .await
+            }
             Err(_) => state.live.idempotency_release(&store_key).await,
         }
     } else {

@@ -83,7 +83,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                     "200",
                     utoipa::openapi::ResponseBuilder::new()
                         .description("OpenAPI 3.1 document")
-                        .content("application/json", utoipa::openapi::ContentBuilder::new().build()),
+                        .content(
+                            "application/json",
+                            utoipa::openapi::ContentBuilder::new().build(),
+                        ),
                 ),
         );
         doc.paths.paths.insert("/api/openapi.json".into(), item);
@@ -139,11 +142,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(meta::openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::idempotency))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::api_gate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::idempotency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::api_gate,
+        ))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(cors(&state))
         .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::context))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::context,
+        ))
         .with_state(state)
 }

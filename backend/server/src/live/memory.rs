@@ -34,16 +34,18 @@ impl MemoryState {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, LiveError> {
-        self.inner
-            .lock()
-            .map_err(|_| LiveError::Corrupt("a thread panicked while holding the live state".into()))
+        self.inner.lock().map_err(|_| {
+            LiveError::Corrupt("a thread panicked while holding the live state".into())
+        })
     }
 
     /// Drops expired entries (called by the periodic sweep).
     pub fn purge(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             let now = Instant::now();
-            inner.games.retain(|_, (_, _, gone)| gone.is_none_or(|t| t > now));
+            inner
+                .games
+                .retain(|_, (_, _, gone)| gone.is_none_or(|t| t > now));
             inner.idempotency.retain(|_, (until, _)| *until > now);
             inner.cache.retain(|_, (until, _)| *until > now);
         }
@@ -212,12 +214,19 @@ impl LiveState for MemoryState {
         ))
     }
 
-    async fn cache_put(&self, generation: u64, key: &str, value: &str, ttl: Duration) -> Result<(), LiveError> {
+    async fn cache_put(
+        &self,
+        generation: u64,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), LiveError> {
         let mut inner = self.lock()?;
         if inner.generation == generation {
-            inner
-                .cache
-                .insert((generation, key.to_string()), (Instant::now() + ttl, value.to_string()));
+            inner.cache.insert(
+                (generation, key.to_string()),
+                (Instant::now() + ttl, value.to_string()),
+            );
         }
         Ok(())
     }

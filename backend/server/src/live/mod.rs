@@ -37,7 +37,10 @@ pub enum IdempotencyBegin {
     /// Another request with this key is still being processed.
     InProgress { fingerprint: String },
     /// A stored response.
-    Done { fingerprint: String, response: String },
+    Done {
+        fingerprint: String,
+        response: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +111,13 @@ pub trait LiveState: Send + Sync + 'static {
 
     /// Caches an answer computed after `cache_get` returned `generation` (so an invalidation in
     /// between makes it unreachable instead of stale).
-    async fn cache_put(&self, generation: u64, key: &str, value: &str, ttl: Duration) -> Result<(), LiveError>;
+    async fn cache_put(
+        &self,
+        generation: u64,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), LiveError>;
 
     /// Invalidates every cached answer (a game completed).
     async fn cache_invalidate(&self) -> Result<(), LiveError>;

@@ -66,7 +66,8 @@ fn unavailable(e: impl std::fmt::Display) -> LiveError {
 impl RedisState {
     /// Validates the URL; the connection is made on first use and re-made after failures.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisState, LiveError> {
-        let client = redis::Client::open(url).map_err(|e| LiveError::Corrupt(format!("invalid Redis URL: {e}")))?;
+        let client = redis::Client::open(url)
+            .map_err(|e| LiveError::Corrupt(format!("invalid Redis URL: {e}")))?;
         Ok(RedisState {
             client,
             manager: OnceCell::new(),
@@ -162,7 +163,10 @@ impl LiveState for RedisState {
 
     async fn ping(&self) -> Result<(), LiveError> {
         self.run("ping", |mut c| async move {
-            redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ())
+            redis::cmd("PING")
+                .query_async::<String>(&mut c)
+                .await
+                .map(|_| ())
         })
         .await
     }
@@ -170,8 +174,14 @@ impl LiveState for RedisState {
     async fn ping_fresh(&self) -> Result<(), LiveError> {
         let client = self.client.clone();
         tokio::time::timeout(self.timeout * 2, async move {
-            let mut c = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
-            redis::cmd("PING").query_async::<String>(&mut c).await.map_err(unavailable)
+            let mut c = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(unavailable)?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut c)
+                .await
+                .map_err(unavailable)
         })
         .await
         .map_err(|_| unavailable("timed out"))?
@@ -201,12 +211,18 @@ impl LiveState for RedisState {
         let gk = self.game_key(id);
         let (version, json): (Option<u64>, Option<String>) = self
             .run("load_game", |mut c| async move {
-                redis::cmd("HMGET").arg(gk).arg("v").arg("s").query_async(&mut c).await
+                redis::cmd("HMGET")
+                    .arg(gk)
+                    .arg("v")
+                    .arg("s")
+                    .query_async(&mut c)
+                    .await
             })
             .await?;
         match (version, json) {
             (Some(version), Some(json)) => {
-                let game = serde_json::from_str(&json).map_err(|e| LiveError::Corrupt(e.to_string()))?;
+                let game =
+                    serde_json::from_str(&json).map_err(|e| LiveError::Corrupt(e.to_string()))?;
                 Ok(Some(Versioned { version, game }))
             }
             _ => Ok(None),
@@ -251,14 +267,16 @@ impl LiveState for RedisState {
 
     async fn unsettled_games(&self) -> Result<u64, LiveError> {
         let dk = self.due_key();
-        self.run("unsettled_games", |mut c| async move { c.zcard(dk).await }).await
+        self.run("unsettled_games", |mut c| async move { c.zcard(dk).await })
+            .await
     }
 
     async fn due_games(&self, now_ms: i64, limit: usize) -> Result<Vec<Uuid>, LiveError> {
         let dk = self.due_key();
         let ids: Vec<String> = self
             .run("due_games", |mut c| async move {
-                c.zrangebyscore_limit(dk, "-inf", now_ms, 0, limit as isize).await
+                c.zrangebyscore_limit(dk, "-inf", now_ms, 0, limit as isize)
+                    .await
             })
             .await?;
         Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
@@ -319,12 +337,16 @@ impl LiveState for RedisState {
         let k = self.key(&["idem", key]);
         let v = format!("D{fingerprint}\n{response}");
         let ms = keep_for.as_millis() as u64;
-        self.run("idempotency_store", |mut c| async move { c.pset_ex(k, v, ms).await }).await
+        self.run("idempotency_store", |mut c| async move {
+            c.pset_ex(k, v, ms).await
+        })
+        .await
     }
 
     async fn idempotency_release(&self, key: &str) -> Result<(), LiveError> {
         let k = self.key(&["idem", key]);
-        self.run("idempotency_release", |mut c| async move { c.del(k).await }).await
+        self.run("idempotency_release", |mut c| async move { c.del(k).await })
+            .await
     }
 
     async fn rate_hit(
@@ -355,21 +377,37 @@ impl LiveState for RedisState {
         let key = key.to_string();
         let (generation, value): (String, Option<String>) = self
             .run("cache_get", |mut c| async move {
-                self.cache_get.key(gen_key).arg(prefix).arg(key).invoke_async(&mut c).await
+                self.cache_get
+                    .key(gen_key)
+                    .arg(prefix)
+                    .arg(key)
+                    .invoke_async(&mut c)
+                    .await
             })
             .await?;
         Ok((generation.parse().unwrap_or(0), value))
     }
 
-    async fn cache_put(&self, generation: u64, key: &str, value: &str, ttl: Duration) -> Result<(), LiveError> {
+    async fn cache_put(
+        &self,
+        generation: u64,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), LiveError> {
         let full = format!("{}{generation}:{key}", self.key(&["lb", ""]));
         let (value, ms) = (value.to_string(), ttl.as_millis() as u64);
-        self.run("cache_put", |mut c| async move { c.pset_ex(full, value, ms).await }).await
+        self.run("cache_put", |mut c| async move {
+            c.pset_ex(full, value, ms).await
+        })
+        .await
     }
 
     async fn cache_invalidate(&self) -> Result<(), LiveError> {
         let gen_key = self.key(&["lb", "gen"]);
-        self.run("cache_invalidate", |mut c| async move { c.incr::<_, _, i64>(gen_key, 1).await.map(|_| ()) })
-            .await
+        self.run("cache_invalidate", |mut c| async move {
+            c.incr::<_, _, i64>(gen_key, 1).await.map(|_| ())
+        })
+        .await
     }
 }

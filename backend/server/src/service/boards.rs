@@ -255,7 +255,12 @@ impl AppState {
             } else {
                 parse_date(daily)
                     .map(humor_game::daily::format_date)
-                    .ok_or_else(|| AppError::Validation(vec![super::FieldError::new("daily", "must be 'today' or a date YYYY-MM-DD")]))?
+                    .ok_or_else(|| {
+                        AppError::Validation(vec![super::FieldError::new(
+                            "daily",
+                            "must be 'today' or a date YYYY-MM-DD",
+                        )])
+                    })?
             };
             return Ok((
                 Board {
@@ -286,7 +291,12 @@ impl AppState {
     }
 
     /// The leaderboard as a JSON document (cached unless `fresh`).
-    pub async fn leaderboard_json(&self, q: &BoardQuery, limit: i64, fresh: bool) -> Result<String, AppError> {
+    pub async fn leaderboard_json(
+        &self,
+        q: &BoardQuery,
+        limit: i64,
+        fresh: bool,
+    ) -> Result<String, AppError> {
         let (board, period) = self.board_for(q)?;
         let cache_key = format!("board:{}:{limit}", board.key());
         let generation = if fresh {
@@ -312,7 +322,9 @@ impl AppState {
                         .and_then(|v| v.as_str().map(String::from))
                         .unwrap_or_default(),
                 },
-                period: period.clone().filter(|_| !matches!(board.kind, BoardKind::Daily(_))),
+                period: period
+                    .clone()
+                    .filter(|_| !matches!(board.kind, BoardKind::Daily(_))),
                 difficulty: board.difficulty.map(DifficultyView::from),
                 daily: match &board.kind {
                     BoardKind::Daily(d) => Some(d.clone()),
@@ -322,23 +334,36 @@ impl AppState {
                 last_updated: iso(self.clock.now_ms()),
             },
         };
-        let json = serde_json::to_string(&response).map_err(|e| AppError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_string(&response).map_err(|e| AppError::Internal(e.to_string()))?;
         if let Some(g) = generation {
-            let _ = self.live(self.live.cache_put(g, &cache_key, &json, CACHE_TTL)).await;
+            let _ = self
+                .live(self.live.cache_put(g, &cache_key, &json, CACHE_TTL))
+                .await;
         }
         Ok(json)
     }
 
-    pub async fn rank_of(&self, username: &str, q: &BoardQuery, context: i64) -> Result<RankResponse, AppError> {
+    pub async fn rank_of(
+        &self,
+        username: &str,
+        q: &BoardQuery,
+        context: i64,
+    ) -> Result<RankResponse, AppError> {
         let player = self
             .db(self.store.player_by_name(username))
             .await?
             .ok_or(AppError::PlayerNotFound)?;
         let (board, _) = self.board_for(q)?;
-        let row = self.db(self.store.rank(&board, player.id)).await?.ok_or(AppError::NotRanked)?;
+        let row = self
+            .db(self.store.rank(&board, player.id))
+            .await?
+            .ok_or(AppError::NotRanked)?;
         let total = self.db(self.store.board_size(&board)).await?.max(row.rank);
         let around = self
-            .db(self.store.leaderboard_range(&board, row.rank - context, row.rank + context))
+            .db(self
+                .store
+                .leaderboard_range(&board, row.rank - context, row.rank + context))
             .await?;
         Ok(RankResponse {
             success: true,
@@ -381,11 +406,18 @@ impl AppState {
                 completed_games: row.games_completed,
                 average_score: average(row.total_score, row.games_completed),
                 max_score: row.max_score,
-                average_time_ms: if row.games_completed == 0 { 0 } else { row.total_time_ms / row.games_completed },
+                average_time_ms: if row.games_completed == 0 {
+                    0
+                } else {
+                    row.total_time_ms / row.games_completed
+                },
             });
         }
-        overall.active_games =
-            (overall.total_games - overall.completed_games - overall.expired_games - overall.abandoned_games).max(0);
+        overall.active_games = (overall.total_games
+            - overall.completed_games
+            - overall.expired_games
+            - overall.abandoned_games)
+            .max(0);
         overall.completion_rate = average(overall.completed_games * 100, overall.total_games);
         Ok(StatsResponse {
             success: true,
@@ -410,7 +442,12 @@ impl AppState {
         })
     }
 
-    pub async fn player_scores(&self, username: &str, limit: i64, offset: i64) -> Result<PlayerScoresResponse, AppError> {
+    pub async fn player_scores(
+        &self,
+        username: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<PlayerScoresResponse, AppError> {
         let p = self
             .db(self.store.player_by_name(username))
             .await?
@@ -420,7 +457,10 @@ impl AppState {
             kind: BoardKind::All,
             difficulty: None,
         };
-        let global_rank = self.db(self.store.rank(&global, p.id)).await?.map(|r| r.rank);
+        let global_rank = self
+            .db(self.store.rank(&global, p.id))
+            .await?
+            .map(|r| r.rank);
         Ok(PlayerScoresResponse {
             success: true,
             user: UserInfo {

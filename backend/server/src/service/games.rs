@@ -9,8 +9,12 @@ use crate::state::AppState;
 use crate::views::{DifficultyView, GameResult, PlayerView, RankView};
 use humor_game::daily::format_date;
 use humor_game::game::NewGame;
-use humor_game::{deck, DailyChallenge, Difficulty, FlipOutcome, Game, GameError, GameStatus, Username};
-use humor_store::{Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, StoreError};
+use humor_game::{
+    deck, DailyChallenge, Difficulty, FlipOutcome, Game, GameError, GameStatus, Username,
+};
+use humor_store::{
+    Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, StoreError,
+};
 use uuid::Uuid;
 
 /// How many times a request re-reads a game another request changed under it.
@@ -56,7 +60,11 @@ impl AppState {
         })
     }
 
-    pub async fn start_game(&self, cmd: StartCommand, auth: Auth) -> Result<(Game, PlayerView), AppError> {
+    pub async fn start_game(
+        &self,
+        cmd: StartCommand,
+        auth: Auth,
+    ) -> Result<(Game, PlayerView), AppError> {
         let keys = self.keys()?;
         let now = self.clock.now_ms();
         let (difficulty, layout, daily) = if cmd.daily {
@@ -66,11 +74,21 @@ impl AppState {
             if cmd.difficulty.is_some_and(|d| d != challenge.difficulty) {
                 errors.push(FieldError::new(
                     "difficulty",
-                    format!("today's challenge is {}; omit difficulty for a daily game", challenge.difficulty),
+                    format!(
+                        "today's challenge is {}; omit difficulty for a daily game",
+                        challenge.difficulty
+                    ),
                 ));
             }
-            if cmd.categories.as_ref().is_some_and(|c| !c.is_empty() && *c != challenge.categories) {
-                errors.push(FieldError::new("categories", "the daily challenge has fixed categories; omit them"));
+            if cmd
+                .categories
+                .as_ref()
+                .is_some_and(|c| !c.is_empty() && *c != challenge.categories)
+            {
+                errors.push(FieldError::new(
+                    "categories",
+                    "the daily challenge has fixed categories; omit them",
+                ));
             }
             if !errors.is_empty() {
                 return Err(AppError::Validation(errors));
@@ -116,7 +134,11 @@ impl AppState {
         }
         if let Err(e) = self.live(self.live.create_game(&game)).await {
             // Never playable: record it as abandoned rather than leave it "active" forever.
-            let _ = self.db(self.store.finish_game(&finished_record(&game, FinalStatus::Abandoned, now))).await;
+            let _ = self
+                .db(self
+                    .store
+                    .finish_game(&finished_record(&game, FinalStatus::Abandoned, now)))
+                .await;
             return Err(e);
         }
         metrics::counter!("games_started_total", "difficulty" => difficulty.as_str()).increment(1);
@@ -133,7 +155,8 @@ impl AppState {
         op: impl Fn(&mut Game, i64) -> Result<T, GameError>,
     ) -> Result<(Game, T), AppError> {
         for _ in 0..CAS_ATTEMPTS {
-            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await? else {
+            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await?
+            else {
                 return Err(self.not_live(id, auth).await);
             };
             auth.require(game.player_id)?;
@@ -143,8 +166,15 @@ impl AppState {
             if outcome.is_err() && !expired {
                 return Err(outcome.err().map(AppError::Game).unwrap_or(AppError::Busy));
             }
-            let due_at = if game.status.is_live() { game.deadline() } else { now + SETTLE_GRACE_MS };
-            if !self.live(self.live.save_game(&game, version, due_at)).await? {
+            let due_at = if game.status.is_live() {
+                game.deadline()
+            } else {
+                now + SETTLE_GRACE_MS
+            };
+            if !self
+                .live(self.live.save_game(&game, version, due_at))
+                .await?
+            {
                 continue;
             }
             if !game.status.is_live() {
@@ -230,14 +260,22 @@ impl AppState {
 
     /// The game for its owner, brought up to date (an overdue game is expired on the way).
     pub async fn find_game(&self, id: Uuid, auth: Auth) -> Result<Found, AppError> {
-        let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await? else {
-            let record = self.db(self.store.game(id)).await?.ok_or(AppError::GameNotFound)?;
+        let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await?
+        else {
+            let record = self
+                .db(self.store.game(id))
+                .await?
+                .ok_or(AppError::GameNotFound)?;
             auth.require(record.player_id)?;
             return Ok(Found::Stored(record));
         };
         auth.require(game.player_id)?;
         let now = self.clock.now_ms();
-        if game.tick(now) && self.live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS)).await? {
+        if game.tick(now)
+            && self
+                .live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS))
+                .await?
+        {
             self.settle(&game).await?;
         }
         Ok(Found::Live(game))
@@ -300,14 +338,20 @@ impl AppState {
             match status {
                 FinalStatus::Completed => {
                     metrics::counter!("games_completed_total", "difficulty" => d).increment(1);
-                    metrics::histogram!("game_final_score", "difficulty" => d).record(f64::from(result.as_ref().map_or(0, |r| r.final_score)));
-                    metrics::histogram!("game_completion_seconds", "difficulty" => d).record(record.time_ms as f64 / 1000.0);
+                    metrics::histogram!("game_final_score", "difficulty" => d)
+                        .record(f64::from(result.as_ref().map_or(0, |r| r.final_score)));
+                    metrics::histogram!("game_completion_seconds", "difficulty" => d)
+                        .record(record.time_ms as f64 / 1000.0);
                     if let Err(e) = self.live(self.live.cache_invalidate()).await {
                         tracing::warn!(error = %e, "could not invalidate the leaderboard cache");
                     }
                 }
-                FinalStatus::Expired => metrics::counter!("games_expired_total", "difficulty" => d).increment(1),
-                FinalStatus::Abandoned => metrics::counter!("games_abandoned_total", "difficulty" => d).increment(1),
+                FinalStatus::Expired => {
+                    metrics::counter!("games_expired_total", "difficulty" => d).increment(1)
+                }
+                FinalStatus::Abandoned => {
+                    metrics::counter!("games_abandoned_total", "difficulty" => d).increment(1)
+                }
             }
         }
         if let Err(e) = self.live(self.live.settle_game(game.id)).await {
@@ -336,7 +380,12 @@ impl AppState {
         Some(RankView {
             position: row.rank,
             total_players: total,
-            timeframe: if matches!(board.kind, BoardKind::Daily(_)) { "daily" } else { "all" }.into(),
+            timeframe: if matches!(board.kind, BoardKind::Daily(_)) {
+                "daily"
+            } else {
+                "all"
+            }
+            .into(),
             difficulty: board.difficulty.map(DifficultyView::from),
             daily: match board.kind {
                 BoardKind::Daily(d) => Some(d),
@@ -346,14 +395,20 @@ impl AppState {
     }
 
     async fn rank_after(&self, game: &Game) -> Option<RankView> {
-        self.rank_on(Self::result_board(game.difficulty, game.daily.as_deref()), game.player_id)
-            .await
+        self.rank_on(
+            Self::result_board(game.difficulty, game.daily.as_deref()),
+            game.player_id,
+        )
+        .await
     }
 
     async fn rank_of_record(&self, record: &GameRecord) -> Option<RankView> {
         let difficulty = record.difficulty.parse().ok()?;
-        self.rank_on(Self::result_board(difficulty, record.daily.as_deref()), record.player_id)
-            .await
+        self.rank_on(
+            Self::result_board(difficulty, record.daily.as_deref()),
+            record.player_id,
+        )
+        .await
     }
 
     /// One pass of the expiry sweep: expires overdue games and settles finished ones that a
@@ -364,19 +419,24 @@ impl AppState {
         let due = self.live(self.live.due_games(now, 200)).await?;
         let mut settled = 0;
         for id in due {
-            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await? else {
+            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await?
+            else {
                 self.live(self.live.settle_game(id)).await?;
                 continue;
             };
             if game.status.is_live() {
                 if game.tick(now) {
-                    if self.live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS)).await? {
+                    if self
+                        .live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS))
+                        .await?
+                    {
                         self.settle(&game).await?;
                         settled += 1;
                     }
                 } else {
                     // The deadline moved (a pause): reschedule.
-                    self.live(self.live.save_game(&game, version, game.deadline())).await?;
+                    self.live(self.live.save_game(&game, version, game.deadline()))
+                        .await?;
                 }
             } else {
                 self.settle(&game).await?;

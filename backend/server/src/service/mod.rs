@@ -102,7 +102,10 @@ impl AppState {
     }
 
     /// A database call, bounded so an outage answers fast instead of hanging.
-    pub async fn db<T>(&self, fut: impl Future<Output = Result<T, StoreError>>) -> Result<T, AppError> {
+    pub async fn db<T>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, AppError> {
         self.db_raw(fut).await?.map_err(Into::into)
     }
 
@@ -117,7 +120,10 @@ impl AppState {
     }
 
     /// A live-state call (Redis calls carry their own timeout).
-    pub async fn live<T>(&self, fut: impl Future<Output = Result<T, LiveError>>) -> Result<T, AppError> {
+    pub async fn live<T>(
+        &self,
+        fut: impl Future<Output = Result<T, LiveError>>,
+    ) -> Result<T, AppError> {
         tokio::time::timeout(self.config.dependency_timeout * 3, fut)
             .await
             .map_err(|_| AppError::Unavailable("redis"))?

@@ -14,10 +14,17 @@ pub struct Resolved {
 
 impl AppState {
     /// The owner of `username` if `auth` proves it, or a new player claiming it now.
-    pub async fn resolve_player(&self, username: &Username, auth: Auth) -> Result<Resolved, AppError> {
+    pub async fn resolve_player(
+        &self,
+        username: &Username,
+        auth: Auth,
+    ) -> Result<Resolved, AppError> {
         let keys = self.keys()?;
         let now = self.clock.now_ms();
-        if let Some(player) = self.db(self.store.player_by_name(username.as_str())).await? {
+        if let Some(player) = self
+            .db(self.store.player_by_name(username.as_str()))
+            .await?
+        {
             auth.require(player.id)?;
             return Ok(Resolved {
                 view: PlayerView {
@@ -28,7 +35,9 @@ impl AppState {
                 player,
             });
         }
-        let (player, created) = self.db(self.store.claim_player(username.as_str(), now)).await?;
+        let (player, created) = self
+            .db(self.store.claim_player(username.as_str(), now))
+            .await?;
         if !created {
             // Someone claimed it between our read and our write.
             auth.require(player.id)?;
@@ -44,10 +53,16 @@ impl AppState {
     }
 
     /// `POST /api/scores/user`: claims a name without starting a game.
-    pub async fn claim_username(&self, username: &Username, auth: Auth) -> Result<PlayerView, AppError> {
+    pub async fn claim_username(
+        &self,
+        username: &Username,
+        auth: Auth,
+    ) -> Result<PlayerView, AppError> {
         let keys = self.keys()?;
         let now = self.clock.now_ms();
-        let (player, created) = self.db(self.store.claim_player(username.as_str(), now)).await?;
+        let (player, created) = self
+            .db(self.store.claim_player(username.as_str(), now))
+            .await?;
         if created {
             return Ok(PlayerView {
                 username: player.username,

@@ -1,0 +1,368 @@
+//! `spawn_app()`: the real server on port 0 with a fresh database, driven over HTTP.
+//!
+//! Every test runs on SQLite with in-memory live state, and again on PostgreSQL + Redis when
+//! `TEST_DATABASE_URL` and `TEST_REDIS_URL` are set (a fresh database and a fresh Redis key prefix
+//! per test). With `REQUIRE_SERVICES=1` their absence is a failure, not a skip.
+
+use humor_server::clock::{Clock, ManualClock};
+use humor_server::config::{DatabaseConfig, Secret};
+use humor_server::{startup, AppState, Config};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+    redis_prefix: Option<String>,
+}
+
+fn require_services() -> bool {
+    std::env::var("REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// The backends to run a test on.
+pub fn backends() -> Vec<Backend> {
+    let pg = std::env::var("TEST_DATABASE_URL").is_ok();
+    let redis = std::env::var("TEST_REDIS_URL").is_ok();
+    if require_services() {
+        assert!(
+            pg && redis,
+            "REQUIRE_SERVICES=1 but TEST_DATABASE_URL or TEST_REDIS_URL is not set"
+        );
+    }
+    let mut out = vec![Backend::Sqlite];
+    if pg && redis {
+        out.push(Backend::Postgres);
+    }
+    out
+}
+
+/// Runs `test` once per backend with a fresh app, configured by `tweak`.
+pub async fn each_backend<F, Fut>(tweak: impl Fn(&mut Config), test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        let app = spawn_with(backend, &tweak).await;
+        test(app).await;
+    }
+}
+
+pub fn replace_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    match base[scheme_end..].find('/') {
+        Some(i) => format!("{}/{db}{query}", &base[..scheme_end + i]),
+        None => format!("{base}/{db}{query}"),
+    }
+}
+
+pub fn base_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::for_sqlite(&dir.join("game.sqlite").display().to_string());
+    config.drain_delay = Duration::from_millis(200);
+    config.shutdown_timeout = Duration::from_secs(5);
+    config.rate_limit_max = 100_000;
+    config.cors_origins = vec!["http://localhost:3000".into()];
+    config
+}
+
+pub async fn spawn_with(backend: Backend, tweak: &impl Fn(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = base_config(dir.path());
+    let mut pg = None;
+    if backend == Backend::Postgres {
+        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let name = format!("hmg_api_{}", Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect TEST_DATABASE_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        config.database = DatabaseConfig::Postgres {
+            url: Secret::new(replace_db(&admin, &name)),
+        };
+        config.redis_url = Some(Secret::new(
+            std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL"),
+        ));
+        config.redis_key_prefix = format!("hmg_test_{}:", Uuid::new_v4().simple());
+        pg = Some((admin, name));
+    }
+    tweak(&mut config);
+    spawn_config(backend, config, dir, pg).await
+}
+
+pub async fn spawn_config(
+    backend: Backend,
+    config: Config,
+    dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+) -> TestApp {
+    // Keys under a test's own prefix are removed when the test that created the database ends.
+    let config_prefix = pg
+        .as_ref()
+        .and(config.redis_url.as_ref())
+        .map(|_| config.redis_key_prefix.clone());
+    let clock = Arc::new(ManualClock::new(humor_server::clock::SystemClock.now_ms()));
+    let state = startup::build(config, clock.clone()).expect("build app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(startup::run_until(state.clone(), listener, async {
+        let _ = stop_rx.await;
+    }));
+    let app = TestApp {
+        backend,
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder().build().expect("client"),
+        state,
+        clock,
+        redis_prefix: config_prefix,
+        stop: Some(stop_tx),
+        server: Some(server),
+        _dir: dir,
+        pg,
+    };
+    app.wait_ready().await;
+    app
+}
+
+/// A fresh SQLite app with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Backend::Sqlite, &|_| {}).await
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let prefix = self.redis_prefix.take();
+        if let Some((admin, name)) = self.pg.take() {
+            // Best effort: drop the test database and the test's Redis keys in the background.
+            std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(async {
+                        if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&mut c)
+                            .await;
+                        }
+                        if let (Some(prefix), Ok(url)) = (prefix, std::env::var("TEST_REDIS_URL")) {
+                            if let Ok(mut c) =
+                                redis::Client::open(url).and_then(|c| c.get_connection())
+                            {
+                                let keys: Vec<String> = redis::cmd("KEYS")
+                                    .arg(format!("{prefix}*"))
+                                    .query(&mut c)
+                                    .unwrap_or_default();
+                                if !keys.is_empty() {
+                                    let _: redis::RedisResult<i64> =
+                                        redis::cmd("DEL").arg(keys).query(&mut c);
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self.client.get(self.url("/health/ready")).send().await {
+                if r.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the app never became ready");
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Reply {
+        self.call_with(method, path, body, token, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut rb = self.client.request(method, self.url(path));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.expect("request");
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
+        self.call(Method::POST, path, Some(body), token).await
+    }
+
+    /// Starts a game for a new player; returns (game id, token, start reply).
+    pub async fn start(&self, username: &str, difficulty: &str) -> (String, String, Reply) {
+        let r = self
+            .post(
+                "/api/game/start",
+                json!({"username": username, "difficulty": difficulty}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let id = r.body["game"]["gameId"]
+            .as_str()
+            .expect("gameId")
+            .to_string();
+        let token = r.body["player"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        (id, token, r)
+    }
+
+    pub async fn flip(&self, game: &str, card: &str, token: &str) -> Reply {
+        self.post(
+            &format!("/api/game/{game}/flip"),
+            json!({"cardId": card}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// The server's secret layout (test-only peek through the library): card ids grouped in pairs.
+    pub async fn pairs(&self, game: &str) -> Vec<(String, String)> {
+        let id = Uuid::parse_str(game).expect("uuid");
+        let v = self
+            .state
+            .live
+            .load_game(id)
+            .await
+            .expect("live")
+            .expect("game");
+        let cards = &v.game.cards;
+        let mut out = Vec::new();
+        for (i, c) in cards.iter().enumerate() {
+            if let Some(j) = cards.iter().skip(i + 1).position(|d| d.face == c.face) {
+                out.push((c.id.clone(), cards[i + 1 + j].id.clone()));
+            }
+        }
+        out
+    }
+
+    /// Plays every pair perfectly; returns the reply of the last flip.
+    pub async fn play_perfect(&self, game: &str, token: &str) -> Reply {
+        let mut last = None;
+        for (a, b) in self.pairs(game).await {
+            assert_eq!(self.flip(game, &a, token).await.status, StatusCode::OK);
+            last = Some(self.flip(game, &b, token).await);
+        }
+        last.expect("at least one pair")
+    }
+
+    /// Starts and completes a perfect game for a new player; returns (game id, token, final score).
+    pub async fn complete_game(&self, username: &str, difficulty: &str) -> (String, String, u64) {
+        let (id, token, _) = self.start(username, difficulty).await;
+        let last = self.play_perfect(&id, &token).await;
+        assert_eq!(last.status, StatusCode::OK, "{:?}", last.body);
+        let score = last.body["result"]["finalScore"].as_u64().expect("result");
+        (id, token, score)
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to exit.
+    pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(h) => h.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The API over real HTTP: one test binary, one module per area.
+
+mod boards;
+mod game;
+mod helpers;
+mod identity;
+mod operations;
+mod robustness;
