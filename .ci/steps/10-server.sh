@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The game server: formatting, lints, the image manifest copy, the release binary every later step uses,
+# and the README's test command against real PostgreSQL and Redis (REQUIRE_SERVICES=1 from .ci/run).
+set -euo pipefail
+cd "${ROOT:-$(dirname "$0")/../..}"
+. .ci/lib.sh
+
+timed() {
+  local t0=$SECONDS
+  echo "--- $*"
+  "$@"
+  echo "--- ok in $((SECONDS - t0))s: $*"
+}
+
+timed cargo fmt --all --check
+timed scripts/sync-backend-manifest.sh --check
+timed cargo clippy --all-targets --locked -- -D warnings
+timed cargo build --release --locked
+# CI runs the README's start command from the root: it must build and list its configuration.
+timed cargo run --release --locked -- --help > "$ARTIFACTS/server-help.txt"
+grep -q 'env: DB_HOST' "$ARTIFACTS/server-help.txt"
+: "${TEST_DATABASE_URL:?set by .ci/run}" "${TEST_REDIS_URL:?set by .ci/run}"
+export REQUIRE_SERVICES=1
+# The README's test command.
+timed cargo test --locked
