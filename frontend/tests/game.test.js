@@ -309,6 +309,14 @@ describe('errors a person can act on', () => {
     assert.equal(d.action, 'retry');
   });
 
+  test('a game that ended on the server is recognised', () => {
+    for (const code of ['game_expired', 'game_completed', 'game_abandoned', 'game_not_found']) {
+      assert.equal(G.isGameOver({ code }), true, code);
+    }
+    assert.equal(G.isGameOver({ code: 'rate_limited' }), false);
+    assert.equal(G.isGameOver(undefined), false);
+  });
+
   test('conflicts that mean the page is behind are resynchronised, not shown', () => {
     assert.equal(G.isOutOfSync({ code: 'card_face_up' }), true);
     assert.equal(G.isOutOfSync({ code: 'game_expired' }), false);

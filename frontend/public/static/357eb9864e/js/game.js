@@ -466,6 +466,11 @@ export function describeError(err, context = {}) {
   }
 }
 
+/** Errors that mean the game has ended on the server (nothing left to pause, flip or abandon). */
+export function isGameOver(err) {
+  return ['game_expired', 'game_completed', 'game_abandoned', 'game_not_found'].includes(err?.code);
+}
+
 /** Errors that mean the page's copy of the game is out of date: reload it instead of showing an error. */
 export function isOutOfSync(err) {
   return ['card_face_up', 'card_matched', 'attempt_in_progress', 'game_paused', 'game_not_paused']

@@ -91,8 +91,7 @@ function handleError(err, context, retry) {
     players = G.forgetPlayer(players, context.username);
     savePlayers();
   }
-  if (err.code === 'game_expired' || err.code === 'game_completed' || err.code === 'game_abandoned' ||
-      err.code === 'game_not_found') {
+  if (G.isGameOver(err)) {
     storage.remove(GAME_KEY);
     if (game && context.gameId === game.id) refreshGame();
   }
@@ -245,6 +244,7 @@ async function refreshGame() {
     if (res.result && !document.getElementById('result-dialog').open) finish(res.result);
     if (game.status === 'expired') {
       storage.remove(GAME_KEY);
+      view.setMessage("⏰ Time's up!");
       view.showError(G.describeError({ code: 'game_expired' }), () => go('setup'));
     }
   } catch (err) {
@@ -275,7 +275,7 @@ async function abandonCurrent() {
     await api.abandon(gameId, { token: tokenOf(game.username), key: newKey() });
   } catch (err) {
     // A game that already ended on the server needs no abandoning.
-    if (!(err instanceof ApiError) || !['game_expired', 'game_completed', 'game_abandoned', 'game_not_found'].includes(err.code)) throw err;
+    if (!(err instanceof ApiError) || !G.isGameOver(err)) throw err;
   }
   storage.remove(GAME_KEY);
   if (game && game.id === gameId) game = { ...game, status: 'abandoned' };
@@ -321,24 +321,24 @@ async function loadLeaderboard(fresh) {
     const query = G.leaderboardQuery(filters);
     const data = await api.leaderboard(query, { fresh });
     view.renderLeaderboard(data, filters, players.last);
-    view.setLeaderboardNote('');
     const me = players.last;
-    // Ask for the player's rank only when the list was cut off: a complete list without them already
-    // says they are not on this board (and a 404 not_ranked would be noise).
-    const truncated = data.leaderboard.length >= Number(query.get('limit'));
-    if (me && !data.leaderboard.some((r) => G.isMe(r, me)) && !truncated) {
-      view.setLeaderboardNote(`${me} has no completed game on this board yet.`);
-    } else if (me && !data.leaderboard.some((r) => G.isMe(r, me))) {
-      try {
-        const rank = await api.rank(me, query);
-        const r = rank.userRank;
-        view.setLeaderboardNote(`Your best on this board: #${r.rank} of ${r.totalRankedPlayers} with ${r.bestScore} points.`);
-      } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
-        if (err.code === 'not_ranked' || err.code === 'player_not_found') {
-          view.setLeaderboardNote(`${me} has no completed game on this board yet.`);
-        }
-      }
+    if (!me || data.leaderboard.some((r) => G.isMe(r, me))) {
+      view.setLeaderboardNote('');
+      return;
+    }
+    const notRanked = `${me} has no completed game on this board yet.`;
+    // A complete list without the player already says they are not ranked; ask for their rank only when
+    // the list was cut off (so no needless 404 not_ranked).
+    if (data.leaderboard.length < Number(query.get('limit'))) {
+      view.setLeaderboardNote(notRanked);
+      return;
+    }
+    try {
+      const r = (await api.rank(me, query)).userRank;
+      view.setLeaderboardNote(`Your best on this board: #${r.rank} of ${r.totalRankedPlayers} with ${r.bestScore} points.`);
+    } catch (err) {
+      if (!(err instanceof ApiError) || !['not_ranked', 'player_not_found'].includes(err.code)) throw err;
+      view.setLeaderboardNote(notRanked);
     }
   });
 }
