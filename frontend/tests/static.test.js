@@ -67,7 +67,13 @@ test('the stylesheet loads nothing from another origin and no web font', () => {
   assert.match(css, /prefers-contrast: more/);
 });
 
-test('the version folder holds only the page\'s own files', () => {
-  const files = walk(versionDir()).map((f) => relative(versionDir(), f));
-  for (const f of files) assert.match(f, /^(css|js)\/[a-z]+\.(css|js)$/, f);
+test('every file in the version folder is used: named by index.html or imported by a module', () => {
+  const used = new Set();
+  for (const m of html.matchAll(/(?:src|href)="\/static\/[^/]+\/([^"]+)"/g)) used.add(m[1]);
+  for (const source of Object.values(js)) {
+    for (const m of source.matchAll(/^\s*import\s[^'"]*['"]\.\/([^'"]+)['"]/gm)) used.add(`js/${m[1]}`);
+  }
+  const files = walk(versionDir()).map((f) => relative(versionDir(), f).split('\\').join('/'));
+  assert.ok(files.length >= 5);
+  for (const f of files) assert.ok(used.has(f), `${f} is shipped but nothing uses it`);
 });
