@@ -1,0 +1,331 @@
+//! `hmg-loadgen`: drives a running server and prints throughput and latency.
+//!
+//! Modes:
+//! - `games`: virtual players play whole games honestly through the API (start, flips that discover
+//!   faces like a person with perfect memory, until the last pair completes the game).
+//! - `get`: one GET path as fast as possible (closed loop) or at `--rate` requests per second
+//!   (open loop: latency is measured from the scheduled send time, so a stalled server cannot hide
+//!   its queueing delay — no coordinated omission).
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Mode {
+    Games,
+    Get,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for the Humor Memory Game benchmarks")]
+struct Args {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    url: String,
+    #[arg(long, value_enum, default_value = "games")]
+    mode: Mode,
+    /// Path for `get` mode.
+    #[arg(long, default_value = "/health/live")]
+    path: String,
+    /// Concurrent connections (virtual players).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds to run (after a 1 s warm-up that is not counted).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Open loop: requests (get) or games (games) per second in total; 0 = closed loop.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    #[arg(long, default_value = "easy")]
+    difficulty: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies_us: Mutex<Vec<u64>>,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    games: AtomicU64,
+}
+
+impl Stats {
+    fn record(&self, since: Instant, ok: bool, counting: bool) {
+        if !counting {
+            return;
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut l) = self.latencies_us.lock() {
+            l.push(since.elapsed().as_micros() as u64);
+        }
+    }
+}
+
+struct Player {
+    client: reqwest::Client,
+    base: String,
+    stats: Arc<Stats>,
+    counter: Arc<AtomicU64>,
+    difficulty: String,
+}
+
+impl Player {
+    async fn post(
+        &self,
+        path: &str,
+        body: Value,
+        token: Option<&str>,
+        counting: bool,
+    ) -> anyhow::Result<Value> {
+        let t = Instant::now();
+        let mut rb = self.client.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(tok) = token {
+            rb = rb.bearer_auth(tok);
+        }
+        let r = rb.send().await;
+        let ok = matches!(&r, Ok(resp) if resp.status().is_success());
+        self.stats.record(t, ok, counting);
+        let r = r?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{path}: {status} {v}");
+        }
+        Ok(v)
+    }
+
+    /// Plays one game like a person with perfect memory; returns whether it completed.
+    async fn play(&self, counting: bool) -> anyhow::Result<()> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let name = format!("lg{}_{n}", std::process::id() % 100_000);
+        let start = self
+            .post(
+                "/api/game/start",
+                json!({"username": name, "difficulty": self.difficulty}),
+                None,
+                counting,
+            )
+            .await?;
+        let token = start["player"]["token"]
+            .as_str()
+            .context("token")?
+            .to_string();
+        let game = &start["game"];
+        let id = game["gameId"].as_str().context("gameId")?.to_string();
+        let cards: Vec<String> = game["cards"]
+            .as_array()
+            .context("cards")?
+            .iter()
+            .filter_map(|c| c["id"].as_str().map(String::from))
+            .collect();
+        let path = format!("/api/game/{id}/flip");
+        let mut seen: HashMap<String, String> = HashMap::new(); // card -> emoji
+        let mut matched: Vec<String> = Vec::new();
+        let mut next_unknown = 0usize;
+        loop {
+            // A known, unmatched pair?
+            let mut by_face: HashMap<&str, &str> = HashMap::new();
+            let mut pair = None;
+            for (card, face) in &seen {
+                if matched.contains(card) {
+                    continue;
+                }
+                if let Some(other) = by_face.get(face.as_str()) {
+                    pair = Some((other.to_string(), card.clone()));
+                    break;
+                }
+                by_face.insert(face, card);
+            }
+            let (first, second_known) = match pair {
+                Some((a, b)) => (a, Some(b)),
+                None => {
+                    let c = cards.get(next_unknown).context("ran out of cards")?.clone();
+                    next_unknown += 1;
+                    (c, None)
+                }
+            };
+            let r = self
+                .post(&path, json!({"cardId": first}), Some(&token), counting)
+                .await?;
+            let face = r["card"]["face"]["emoji"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            seen.insert(first.clone(), face.clone());
+            let second = match second_known {
+                Some(b) => b,
+                None => match seen
+                    .iter()
+                    .find(|(c, f)| **f == face && **c != first && !matched.contains(c))
+                {
+                    Some((c, _)) => c.clone(),
+                    None => {
+                        let c = cards.get(next_unknown).context("ran out of cards")?.clone();
+                        next_unknown += 1;
+                        c
+                    }
+                },
+            };
+            let r = self
+                .post(&path, json!({"cardId": second}), Some(&token), counting)
+                .await?;
+            let face2 = r["card"]["face"]["emoji"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            seen.insert(second.clone(), face2);
+            if r["outcome"]["result"] == "hit" {
+                matched.push(first);
+                matched.push(second);
+            }
+            if !r["result"].is_null() {
+                if counting {
+                    self.stats.games.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let stats = Arc::new(Stats::default());
+    let warmup = Duration::from_secs(1);
+    let begin = Instant::now();
+    let measure_from = begin + warmup;
+    let end = measure_from + Duration::from_secs(args.duration);
+    let counter = Arc::new(AtomicU64::new(0));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let mut tasks = Vec::new();
+    // Open loop: each worker owns every `concurrency`-th slot of one global schedule.
+    let interval =
+        (args.rate > 0.0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate));
+    for w in 0..args.concurrency {
+        let player = Player {
+            client: client.clone(),
+            base: args.url.trim_end_matches('/').to_string(),
+            stats: stats.clone(),
+            counter: counter.clone(),
+            difficulty: args.difficulty.clone(),
+        };
+        let (mode, path) = (args.mode, args.path.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut slot = 0u32;
+            let offset = interval.map(|i| i.mul_f64(w as f64 / player_count(args.concurrency)));
+            loop {
+                let scheduled = match (interval, offset) {
+                    (Some(i), Some(o)) => {
+                        let at = begin + o + i * slot;
+                        slot += 1;
+                        if at > Instant::now() {
+                            tokio::time::sleep_until(at.into()).await;
+                        }
+                        at
+                    }
+                    _ => Instant::now(),
+                };
+                if scheduled >= end {
+                    break;
+                }
+                let counting = scheduled >= measure_from;
+                match mode {
+                    Mode::Get => {
+                        let r = player
+                            .client
+                            .get(format!("{}{path}", player.base))
+                            .send()
+                            .await;
+                        let ok = match r {
+                            Ok(resp) => {
+                                let s = resp.status().is_success();
+                                let _ = resp.bytes().await;
+                                s
+                            }
+                            Err(_) => false,
+                        };
+                        player.stats.record(scheduled, ok, counting);
+                    }
+                    Mode::Games => {
+                        if let Err(e) = player.play(counting).await {
+                            if counting {
+                                eprintln!("game failed: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = args.duration as f64;
+    let mut lat = stats
+        .latencies_us
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    lat.sort_unstable();
+    let requests = stats.requests.load(Ordering::Relaxed);
+    let out = json!({
+        "mode": format!("{:?}", args.mode).to_lowercase(),
+        "url": args.url,
+        "path": if args.mode == Mode::Get { Some(args.path.clone()) } else { None },
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+        "seconds": elapsed,
+        "requests": requests,
+        "errors": stats.errors.load(Ordering::Relaxed),
+        "requests_per_second": requests as f64 / elapsed,
+        "games": stats.games.load(Ordering::Relaxed),
+        "games_per_second": stats.games.load(Ordering::Relaxed) as f64 / elapsed,
+        "latency_ms": {
+            "p50": percentile(&lat, 0.50),
+            "p90": percentile(&lat, 0.90),
+            "p99": percentile(&lat, 0.99),
+            "max": percentile(&lat, 1.0),
+        }
+    });
+    if args.json {
+        println!("{out}");
+    } else {
+        println!(
+            "{} {}: {:.0} req/s, {:.1} games/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+            out["mode"],
+            args.url,
+            out["requests_per_second"].as_f64().unwrap_or(0.0),
+            out["games_per_second"].as_f64().unwrap_or(0.0),
+            out["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
+            out["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
+            out["errors"]
+        );
+    }
+    Ok(())
+}
+
+fn player_count(n: usize) -> f64 {
+    n.max(1) as f64
+}
