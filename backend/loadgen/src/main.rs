@@ -72,6 +72,8 @@ impl Stats {
 }
 
 struct Player {
+    /// This virtual player's name and token once claimed (players play many games).
+    identity: Option<(String, String)>,
     client: reqwest::Client,
     base: String,
     stats: Arc<Stats>,
@@ -105,21 +107,26 @@ impl Player {
     }
 
     /// Plays one game like a person with perfect memory; returns whether it completed.
-    async fn play(&self, counting: bool) -> anyhow::Result<()> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let name = format!("lg{}_{n}", std::process::id() % 100_000);
+    async fn play(&mut self, counting: bool) -> anyhow::Result<()> {
+        let (name, known) = match &self.identity {
+            Some((n, t)) => (n.clone(), Some(t.clone())),
+            None => {
+                let n = self.counter.fetch_add(1, Ordering::Relaxed);
+                (format!("lg{}_{n}", std::process::id() % 100_000), None)
+            }
+        };
+        let body = json!({"username": name, "difficulty": self.difficulty});
         let start = self
-            .post(
-                "/api/game/start",
-                json!({"username": name, "difficulty": self.difficulty}),
-                None,
-                counting,
-            )
+            .post("/api/game/start", body, known.as_deref(), counting)
             .await?;
-        let token = start["player"]["token"]
-            .as_str()
-            .context("token")?
-            .to_string();
+        let token = match known {
+            Some(t) => t,
+            None => start["player"]["token"]
+                .as_str()
+                .context("token")?
+                .to_string(),
+        };
+        self.identity = Some((name, token.clone()));
         let game = &start["game"];
         let id = game["gameId"].as_str().context("gameId")?.to_string();
         let cards: Vec<String> = game["cards"]
@@ -224,7 +231,8 @@ async fn main() -> anyhow::Result<()> {
     let interval =
         (args.rate > 0.0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate));
     for w in 0..args.concurrency {
-        let player = Player {
+        let mut player = Player {
+            identity: None,
             client: client.clone(),
             base: args.url.trim_end_matches('/').to_string(),
             stats: stats.clone(),

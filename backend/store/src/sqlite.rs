@@ -1,8 +1,11 @@
 //! The SQLite engine (`cargo run`: one process, one file, no other service).
 //!
 //! WAL mode with `synchronous = FULL`, so a completed game is on disk before the API acknowledges
-//! it. Writes go through a single connection (SQLite has one writer anyway; this avoids
-//! busy-lock errors between our own writers); reads use a pool.
+//! it. Writes go to one writer task that commits them in groups: every write queued while the
+//! previous commit was being flushed runs in the next transaction, each in its own savepoint (so
+//! one write's failure never affects another), and one fsync covers them all. Without load a
+//! group is a single write; under load this turns one fsync per write into one per group. Reads
+//! use a pool of read-only connections.
 
 use crate::observe::observe;
 use crate::{
@@ -14,14 +17,100 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Transaction};
+use sqlx::{Row, SqliteConnection};
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+/// Writes committed together at most.
+const MAX_GROUP: usize = 128;
+
+type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// One write waiting for the writer task.
+trait Job: Send {
+    /// Runs the write inside its savepoint; true when it succeeded.
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    /// Answers the caller once the group's commit is known.
+    fn deliver(self: Box<Self>, commit: std::result::Result<(), String>);
+}
+
+struct TypedJob<T, F> {
+    op: Option<F>,
+    out: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let Some(op) = self.op.take() else {
+                return false;
+            };
+            let out = op(conn).await;
+            let ok = out.is_ok();
+            self.out = Some(out);
+            ok
+        })
+    }
+
+    fn deliver(self: Box<Self>, commit: std::result::Result<(), String>) {
+        let out = match (commit, self.out) {
+            (_, Some(Err(e))) => Err(e),
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (Err(e), Some(Ok(_))) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+            (_, None) => Err(StoreError::Unavailable("the write did not run".into())),
+        };
+        let _ = self.reply.send(out);
+    }
+}
+
+/// Runs one group in one transaction, each write in a savepoint.
+async fn commit_group(
+    pool: &SqlitePool,
+    group: &mut [Box<dyn Job>],
+) -> std::result::Result<(), String> {
+    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    for job in group.iter_mut() {
+        let mut savepoint = sqlx::Acquire::begin(&mut tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        if job.run(&mut savepoint).await {
+            savepoint.commit().await.map_err(|e| e.to_string())?;
+        } else {
+            savepoint.rollback().await.map_err(|e| e.to_string())?;
+        }
+    }
+    tx.commit().await.map_err(|e| e.to_string())
+}
+
+async fn writer_task(pool: SqlitePool, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = commit_group(&pool, &mut group).await;
+        for job in group {
+            job.deliver(commit.clone());
+        }
+    }
 }
 
 macro_rules! player_columns {
@@ -100,7 +189,37 @@ impl SqliteStore {
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect.read_only(true));
-        Ok(SqliteStore { writer, reader })
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            StoreError::Config("the SQLite store must be opened inside a Tokio runtime".into())
+        })?;
+        let (jobs, rx) = mpsc::channel(4096);
+        runtime.spawn(writer_task(writer.clone(), rx));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            jobs,
+        })
+    }
+
+    /// Queues a write for the next group commit and waits for its outcome.
+    async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = TypedJob {
+            op: Some(op),
+            out: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(job))
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
     }
 }
 
@@ -169,7 +288,7 @@ fn score_row(row: &SqliteRow) -> Result<ScoreRow> {
     })
 }
 
-async fn record_completion(tx: &mut Transaction<'_, sqlx::Sqlite>, g: &FinishedGame) -> Result<()> {
+async fn record_completion(conn: &mut SqliteConnection, g: &FinishedGame) -> Result<()> {
     let player_id = g.player_id.to_string();
     sqlx::query(
         "UPDATE players SET games_completed = games_completed + 1, total_score = total_score + ?2, \
@@ -182,7 +301,7 @@ async fn record_completion(tx: &mut Transaction<'_, sqlx::Sqlite>, g: &FinishedG
     .bind(g.time_ms)
     .bind(i64::from(g.misses == 0))
     .bind(g.finished_at_ms)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query(
         "UPDATE difficulty_stats SET games_completed = games_completed + 1, total_score = total_score + ?2, \
@@ -191,16 +310,16 @@ async fn record_completion(tx: &mut Transaction<'_, sqlx::Sqlite>, g: &FinishedG
     .bind(g.difficulty.as_str())
     .bind(g.score)
     .bind(g.time_ms)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     for board in boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms) {
         let key = board.key();
-        // One writer connection: nothing can insert between this check and the upsert.
+        // One writer task: nothing can insert between this check and the upsert.
         let existed =
             sqlx::query("SELECT 1 FROM leaderboard_entries WHERE board = ?1 AND player_id = ?2")
                 .bind(&key)
                 .bind(&player_id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await?
                 .is_some();
         sqlx::query(UPSERT_ENTRY)
@@ -211,7 +330,7 @@ async fn record_completion(tx: &mut Transaction<'_, sqlx::Sqlite>, g: &FinishedG
             .bind(g.score)
             .bind(g.time_ms)
             .bind(g.finished_at_ms)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         if !existed {
             sqlx::query(
@@ -219,7 +338,7 @@ async fn record_completion(tx: &mut Transaction<'_, sqlx::Sqlite>, g: &FinishedG
                  ON CONFLICT (board) DO UPDATE SET players = players + 1",
             )
             .bind(&key)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
     }
@@ -271,35 +390,36 @@ impl Store for SqliteStore {
     }
 
     async fn claim_player(&self, username: &str, now_ms: i64) -> Result<(Player, bool)> {
-        observe("claim_player", async {
-            let mut tx = self.writer.begin().await?;
-            let key = username.to_ascii_lowercase();
-            let existing = sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE username_key = ?1"))
-                .bind(&key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let out = match existing {
-                Some(row) => (player(&row)?, false),
-                None => {
+        let username = username.to_string();
+        observe(
+            "claim_player",
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let key = username.to_ascii_lowercase();
+                    let existing = sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE username_key = ?1"))
+                        .bind(&key)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if let Some(row) = existing {
+                        return Ok((player(&row)?, false));
+                    }
                     let row = sqlx::query(concat!(
                         "INSERT INTO players (id, username, username_key, created_at_ms) VALUES (?1, ?2, ?3, ?4) RETURNING ",
                         player_columns!()
                     ))
                     .bind(Uuid::new_v4().to_string())
-                    .bind(username)
+                    .bind(&username)
                     .bind(&key)
                     .bind(now_ms)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut *conn)
                     .await?;
                     sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'players'")
-                        .execute(&mut *tx)
+                        .execute(&mut *conn)
                         .await?;
-                    (player(&row)?, true)
-                }
-            };
-            tx.commit().await?;
-            Ok(out)
-        })
+                    Ok((player(&row)?, true))
+                })
+            }),
+        )
         .await
     }
 
@@ -338,77 +458,81 @@ impl Store for SqliteStore {
     }
 
     async fn insert_game(&self, g: &NewGameRecord) -> Result<()> {
-        observe("insert_game", async {
-            let mut tx = self.writer.begin().await?;
-            sqlx::query(
-                "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
-            )
-            .bind(g.id.to_string())
-            .bind(g.player_id.to_string())
-            .bind(g.difficulty.as_str())
-            .bind(&g.daily)
-            .bind(g.started_at_ms)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE players SET games_started = games_started + 1, \
-                   last_played_at_ms = MAX(COALESCE(last_played_at_ms, ?2), ?2) WHERE id = ?1",
-            )
-            .bind(g.player_id.to_string())
-            .bind(g.started_at_ms)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE difficulty_stats SET games_started = games_started + 1 WHERE difficulty = ?1")
-                .bind(g.difficulty.as_str())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        let g = g.clone();
+        observe(
+            "insert_game",
+            self.write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
+                         VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
+                    )
+                    .bind(g.id.to_string())
+                    .bind(g.player_id.to_string())
+                    .bind(g.difficulty.as_str())
+                    .bind(&g.daily)
+                    .bind(g.started_at_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE players SET games_started = games_started + 1, \
+                           last_played_at_ms = MAX(COALESCE(last_played_at_ms, ?2), ?2) WHERE id = ?1",
+                    )
+                    .bind(g.player_id.to_string())
+                    .bind(g.started_at_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query("UPDATE difficulty_stats SET games_started = games_started + 1 WHERE difficulty = ?1")
+                        .bind(g.difficulty.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+        )
         .await
     }
 
     async fn finish_game(&self, g: &FinishedGame) -> Result<bool> {
-        observe("finish_game", async {
-            let mut tx = self.writer.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE games SET status = ?2, score = ?3, moves = ?4, misses = ?5, pairs_found = ?6, \
-                   time_ms = ?7, finished_at_ms = ?8, result = ?9 WHERE id = ?1 AND status = 'active'",
-            )
-            .bind(g.id.to_string())
-            .bind(g.status.as_str())
-            .bind(g.score)
-            .bind(g.moves)
-            .bind(g.misses)
-            .bind(g.pairs_found)
-            .bind(g.time_ms)
-            .bind(g.finished_at_ms)
-            .bind(&g.result)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            match g.status {
-                FinalStatus::Completed => record_completion(&mut tx, g).await?,
-                FinalStatus::Expired | FinalStatus::Abandoned => {
-                    let sql = if g.status == FinalStatus::Expired {
-                        "UPDATE difficulty_stats SET games_expired = games_expired + 1 WHERE difficulty = ?1"
-                    } else {
-                        "UPDATE difficulty_stats SET games_abandoned = games_abandoned + 1 WHERE difficulty = ?1"
-                    };
-                    sqlx::query(sql)
-                        .bind(g.difficulty.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            tx.commit().await?;
-            Ok(true)
-        })
+        let g = g.clone();
+        observe(
+            "finish_game",
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let updated = sqlx::query(
+                        "UPDATE games SET status = ?2, score = ?3, moves = ?4, misses = ?5, pairs_found = ?6, \
+                           time_ms = ?7, finished_at_ms = ?8, result = ?9 WHERE id = ?1 AND status = 'active'",
+                    )
+                    .bind(g.id.to_string())
+                    .bind(g.status.as_str())
+                    .bind(g.score)
+                    .bind(g.moves)
+                    .bind(g.misses)
+                    .bind(g.pairs_found)
+                    .bind(g.time_ms)
+                    .bind(g.finished_at_ms)
+                    .bind(&g.result)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                    if updated == 0 {
+                        return Ok(false);
+                    }
+                    match g.status {
+                        FinalStatus::Completed => record_completion(conn, &g).await?,
+                        FinalStatus::Expired | FinalStatus::Abandoned => {
+                            let sql = if g.status == FinalStatus::Expired {
+                                "UPDATE difficulty_stats SET games_expired = games_expired + 1 WHERE difficulty = ?1"
+                            } else {
+                                "UPDATE difficulty_stats SET games_abandoned = games_abandoned + 1 WHERE difficulty = ?1"
+                            };
+                            sqlx::query(sql).bind(g.difficulty.as_str()).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(true)
+                })
+            }),
+        )
         .await
     }
 

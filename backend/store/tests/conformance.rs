@@ -582,3 +582,46 @@ fn the_database_name_is_replaced_in_urls() {
         "postgres://u@h/x?sslmode=disable"
     );
 }
+
+/// Under concurrency SQLite commits writes in groups; one write's failure must not affect the
+/// others in its group.
+#[tokio::test]
+async fn a_failing_write_among_concurrent_writes_changes_nothing_else() {
+    each_engine(|name, store| async move {
+        let (p, _) = store.claim_player("grouped", T0).await.expect("claim");
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.insert_game(&NewGameRecord {
+                    id: Uuid::new_v4(),
+                    player_id: p.id,
+                    difficulty: Difficulty::Easy,
+                    // Every third write tries the same daily challenge again.
+                    daily: (i % 3 == 0).then(|| "2026-11-26".to_string()),
+                    started_at_ms: T0 + i,
+                })
+                .await
+            }));
+        }
+        let (mut ok, mut conflicts) = (0, 0);
+        for t in tasks {
+            match t.await.expect("join") {
+                Ok(()) => ok += 1,
+                Err(StoreError::Conflict(_)) => conflicts += 1,
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        assert_eq!((ok, conflicts), (17, 7), "{name}");
+        let player = store
+            .player_by_id(p.id)
+            .await
+            .expect("player")
+            .expect("exists");
+        assert_eq!(
+            player.games_started, 17,
+            "{name}: failed writes left no trace"
+        );
+    })
+    .await;
+}
