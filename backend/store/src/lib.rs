@@ -90,6 +90,7 @@ pub struct FinishedGame {
     pub misses: i64,
     pub pairs_found: i64,
     pub time_ms: i64,
+    pub pauses: i64,
     pub finished_at_ms: i64,
     /// The result document returned by `complete` (JSON), for completed games.
     pub result: Option<String>,
@@ -108,6 +109,7 @@ pub struct GameRecord {
     pub misses: i64,
     pub pairs_found: i64,
     pub time_ms: i64,
+    pub pauses: i64,
     pub started_at_ms: i64,
     pub finished_at_ms: Option<i64>,
     pub result: Option<String>,

@@ -29,7 +29,7 @@ macro_rules! game_columns {
     () => {
         "g.id, g.player_id, p.username, g.difficulty, g.daily_date, g.status, g.score::BIGINT AS score, \
          g.moves::BIGINT AS moves, g.misses::BIGINT AS misses, g.pairs_found::BIGINT AS pairs_found, \
-         g.time_ms, g.started_at_ms, g.finished_at_ms, g.result"
+         g.time_ms, g.pauses::BIGINT AS pauses, g.started_at_ms, g.finished_at_ms, g.result"
     };
 }
 
@@ -118,6 +118,7 @@ fn game(row: &PgRow) -> Result<GameRecord> {
         misses: row.try_get("misses")?,
         pairs_found: row.try_get("pairs_found")?,
         time_ms: row.try_get("time_ms")?,
+        pauses: row.try_get("pauses")?,
         started_at_ms: row.try_get("started_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,
         result: row.try_get("result")?,
@@ -361,7 +362,7 @@ impl Store for PgStore {
             let mut tx = self.pool.begin().await?;
             let updated = sqlx::query(
                 "UPDATE games SET status = $2, score = $3, moves = $4, misses = $5, pairs_found = $6, \
-                   time_ms = $7, finished_at_ms = $8, result = $9 \
+                   time_ms = $7, finished_at_ms = $8, result = $9, pauses = $10 \
                  WHERE id = $1 AND status = 'active'",
             )
             .bind(g.id)
@@ -373,6 +374,7 @@ impl Store for PgStore {
             .bind(g.time_ms)
             .bind(g.finished_at_ms)
             .bind(&g.result)
+            .bind(g.pauses as i32)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -123,7 +123,7 @@ macro_rules! player_columns {
 macro_rules! game_columns {
     () => {
         "g.id, g.player_id, p.username, g.difficulty, g.daily_date, g.status, g.score, g.moves, \
-         g.misses, g.pairs_found, g.time_ms, g.started_at_ms, g.finished_at_ms, g.result"
+         g.misses, g.pairs_found, g.time_ms, g.pauses, g.started_at_ms, g.finished_at_ms, g.result"
     };
 }
 
@@ -256,6 +256,7 @@ fn game(row: &SqliteRow) -> Result<GameRecord> {
         misses: row.try_get("misses")?,
         pairs_found: row.try_get("pairs_found")?,
         time_ms: row.try_get("time_ms")?,
+        pauses: row.try_get("pauses")?,
         started_at_ms: row.try_get("started_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,
         result: row.try_get("result")?,
@@ -501,7 +502,7 @@ impl Store for SqliteStore {
                 Box::pin(async move {
                     let updated = sqlx::query(
                         "UPDATE games SET status = ?2, score = ?3, moves = ?4, misses = ?5, pairs_found = ?6, \
-                           time_ms = ?7, finished_at_ms = ?8, result = ?9 WHERE id = ?1 AND status = 'active'",
+                           time_ms = ?7, finished_at_ms = ?8, result = ?9, pauses = ?10 WHERE id = ?1 AND status = 'active'",
                     )
                     .bind(g.id.to_string())
                     .bind(g.status.as_str())
@@ -512,6 +513,7 @@ impl Store for SqliteStore {
                     .bind(g.time_ms)
                     .bind(g.finished_at_ms)
                     .bind(&g.result)
+                    .bind(g.pauses)
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();

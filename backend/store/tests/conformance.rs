@@ -154,6 +154,7 @@ fn finished(
         misses: 2,
         pairs_found: 8,
         time_ms,
+        pauses: 1,
         finished_at_ms: at,
         result: Some(format!("{{\"finalScore\":{score}}}")),
     }

@@ -201,6 +201,7 @@ pub struct HistoryItem {
     pub score: i64,
     pub time_ms: i64,
     pub moves: i64,
+    pub pauses: i64,
     pub started_at: String,
     pub completed_at: Option<String>,
 }
@@ -489,6 +490,7 @@ impl AppState {
                         score: g.score,
                         time_ms: g.time_ms,
                         moves: g.moves,
+                        pauses: g.pauses,
                         started_at: iso(g.started_at_ms),
                         completed_at: g.finished_at_ms.map(iso),
                     })

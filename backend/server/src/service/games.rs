@@ -469,6 +469,7 @@ fn finished_record(game: &Game, status: FinalStatus, finished_at: i64) -> Finish
         misses: i64::from(game.tally.misses),
         pairs_found: i64::from(game.tally.pairs_found),
         time_ms: game.elapsed_ms(finished_at),
+        pauses: i64::from(game.pauses_used),
         finished_at_ms: finished_at,
         result: None,
     }
