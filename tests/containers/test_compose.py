@@ -9,8 +9,11 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
+import time
+import urllib.request
 
 import pytest
 import yaml
@@ -65,12 +68,23 @@ def run_config(tool, project_dir, env_file=None, profiles=(), fmt="yaml"):
     return json.loads(result.stdout) if fmt == "json" else yaml.safe_load(result.stdout)
 
 
+# What a person following .env.example's instructions fills in (strong: 12+ characters, JWT_SECRET 32+).
+FILLED = {"DB_PASSWORD": "ct-db-" + secrets.token_hex(8), "REDIS_PASSWORD": "ct-redis-" + secrets.token_hex(8),
+          "JWT_SECRET": "ct-jwt-" + secrets.token_hex(20), "GRAFANA_ADMIN_PASSWORD": "ct-grafana-" + secrets.token_hex(4)}
+
+
 @pytest.fixture(scope="session")
 def dotenv_project(tmp_path_factory):
-    """A project directory with a literal .env (a copy of .env.example): the file Compose reads by itself."""
+    """A project directory with a literal .env (the file Compose reads by itself): .env.example with its empty
+    secrets filled in, as its instructions say."""
     d = tmp_path_factory.mktemp("compose-dotenv")
     shutil.copy(repo_path("docker-compose.yml"), d / "docker-compose.yml")
-    shutil.copy(repo_path(".env.example"), d / ".env")
+    with open(repo_path(".env.example"), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    with open(d / ".env", "w", encoding="utf-8") as f:
+        for line in lines:
+            key = line.partition("=")[0]
+            f.write(f"{key}={FILLED[key]}\n" if key in FILLED and line == f"{key}=" else line + "\n")
     for sub in ("backend", "frontend", "nginx"):
         (d / sub).mkdir()
     shutil.copy(repo_path("backend", "Dockerfile"), d / "backend" / "Dockerfile")
@@ -122,7 +136,12 @@ def env_of(service):
 def expected_values(cfg):
     if cfg["env"] is None:
         return {**DEMO, "DB_USER": "gameuser", "DB_NAME": "humor_memory_game"}
-    return dotenv_values()
+    values = dotenv_values()
+    for key in DEMO:
+        # .env.example leaves the secrets empty: an unfilled copy falls back to the demo values (${VAR:-...}).
+        assert values[key] == "", f".env.example must not carry a value for the secret {key}"
+        values[key] = FILLED[key] if cfg["env"] == "dotenv" else DEMO[key]
+    return values
 
 
 def test_the_file_never_requires_a_variable():
@@ -322,3 +341,56 @@ def test_proxy_keepalive_is_shorter_than_the_backend_idle_timeout(config, contra
     assert keepalive < idle
     server = re.search(r"^\s*server\s+(\S+)", block, re.MULTILINE).group(1)
     assert server == f"backend:{backend['PORT']}"
+
+
+def backend_process_env(model):
+    """The compose backend's environment, pointed at this machine: local PostgreSQL (trust auth, so any password
+    works), loopback on a port of this area, no drain delay."""
+    env = env_of(model["services"]["backend"])
+    env.update({"HOST": "127.0.0.1", "PORT": "8092", "DB_HOST": "127.0.0.1", "DB_USER": "postgres",
+                "DB_NAME": "postgres", "DRAIN_DELAY_SECONDS": "0"})
+    return env
+
+
+def binary():
+    path = os.environ.get("HMG_BIN")
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail("set HMG_BIN to the server binary (CI does)")
+    return path
+
+
+def test_an_unfilled_env_example_makes_the_backend_refuse_to_start():
+    """Copying .env.example without filling in the secrets: demo values plus REQUIRE_STRONG_SECRETS=true, and the
+    backend stops at once with an error that names every weak variable."""
+    model = run_config(compose_current(), repo_path(), repo_path(".env.example"), fmt="json")
+    env = backend_process_env(model)
+    assert env["REQUIRE_STRONG_SECRETS"] == "true" and env["DB_PASSWORD"] == DEMO["DB_PASSWORD"]
+    result = subprocess.run([binary(), "serve"], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    for var in ("REQUIRE_STRONG_SECRETS", "DB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET"):
+        assert var in message, message
+
+
+def test_a_filled_env_passes_the_strong_secret_check(dotenv_project):
+    model = run_config(compose_current(), dotenv_project, fmt="json")
+    env = backend_process_env(model)
+    env.pop("REDIS_HOST")  # the shared Redis has no password; live games stay in memory for this start-up
+    assert env["REQUIRE_STRONG_SECRETS"] == "true" and env["JWT_SECRET"] == FILLED["JWT_SECRET"]
+    proc = subprocess.Popen([binary(), "serve"], env={"PATH": "/usr/bin:/bin", **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:8092/health/live", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the backend did not come up"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -3,6 +3,7 @@ routing, the kept /api prefix, cache headers per path class, security headers on
 limit, request ids, and load spread over both replicas."""
 import gzip
 import json
+import os
 import uuid
 
 import pytest
@@ -142,3 +143,16 @@ def test_a_game_started_on_one_replica_continues_on_the_other(stack):
         assert resp.status == 200 and resp.json()["game"]["gameId"] == game_id
         upstreams.add(stack.proxy_entry(request_id)["upstream_addr"])
     assert upstreams == REPLICAS
+
+
+def test_the_backends_warn_about_the_demo_secrets(stack):
+    """The stack runs with compose's defaults: each replica names every demo secret in a warning at start-up."""
+    for replica in ("backend-1", "backend-2"):
+        warned = set()
+        with open(os.path.join(stack.state, "logs", f"{replica}.log"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("{"):
+                    entry = json.loads(line)
+                    if entry.get("level") == "WARN" and "secret" in entry.get("message", ""):
+                        warned.add(entry.get("variable"))
+        assert {"DB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET"} <= warned, (replica, warned)
