@@ -235,7 +235,7 @@ pub struct Settings {
         help_heading = "Operations"
     )]
     pub log_level: String,
-    /// Log format.
+    /// Log format: auto (JSON unless on a terminal; always JSON with NODE_ENV=production), json or pretty.
     #[arg(
         long,
         env = "LOG_FORMAT",
@@ -260,7 +260,7 @@ pub struct Settings {
         help_heading = "Operations"
     )]
     pub shutdown_timeout_seconds: u64,
-    /// Time limit of one database or Redis call before the API answers 503.
+    /// Time limit of one Redis call (a database transaction gets three times as long) before the API answers 503.
     #[arg(
         long,
         env = "DEPENDENCY_TIMEOUT_MS",

@@ -397,6 +397,15 @@ fn the_contract_subcommand_prints_docs_contract_json() {
 }
 
 #[test]
+fn the_readme_configuration_table_lists_every_environment_variable() {
+    let readme = include_str!("../../../../README.md");
+    for e in humor_server::contract::contract()["env"].as_array().expect("env") {
+        let name = e["name"].as_str().expect("name");
+        assert!(readme.contains(&format!("| `{name}` |")), "{name} is missing from the README table");
+    }
+}
+
+#[test]
 fn help_lists_every_environment_variable() {
     let out = Command::new(BIN).arg("--help").output().expect("run");
     let help = String::from_utf8_lossy(&out.stdout);
