@@ -7,7 +7,11 @@ carries out every stage before the runtime one itself, in order (WORKDIR, ENV, C
 own, on a context made of backend/'s committed files only. Any instruction it cannot carry out faithfully
 (ADD, RUN --mount, COPY options other than --from, a second WORKDIR...) fails the test, so the Dockerfile
 cannot drift away from what CI proves. Afterwards it checks what the runtime stage copies out: the binary
-exists, runs `--help` and `contract`, and links only libraries the Debian-slim runtime has.
+exists, runs `--help` and `contract`, and links only libraries the Debian-slim runtime has. Then it runs that
+binary the way the runtime stage does, as far as a machine without Docker can: as the image's user (10001),
+in a private mount namespace whose root filesystem is read-only except a tmpfs at /tmp, against PostgreSQL
+(a private database) and Redis (a private key prefix), and checks readiness, /api/health, a game start and the
+HEALTHCHECK command.
 
     image_build.py [--keep]     (CARGO_TARGET_DIR defaults to <repo>/target/image-build; builds offline)
 """
@@ -15,12 +19,14 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BACKEND = os.path.join(ROOT, "backend")
@@ -223,9 +229,101 @@ def run_stage(name, steps, global_args, context, stage_roots, env):
     return container_workdir
 
 
+RUNTIME_PORT = 8093  # this area's ports: 127.0.0.1:8080-8099
+
+
+def runtime_user(dockerfile_text):
+    m = re.search(r"^USER\s+(\d+):(\d+)\s*$", dockerfile_text, re.MULTILINE)
+    if not m:
+        raise Fail("the runtime stage must set a numeric USER uid:gid")
+    return m.group(1), m.group(2)
+
+
+def http_json(method, path, body=None, timeout=5):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{RUNTIME_PORT}{path}", data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def runtime_check(binary, uid, gid):
+    """The built binary as the runtime stage runs it: non-root, read-only root, tmpfs at /tmp."""
+    db = "hmg_containers_" + secrets.token_hex(4)
+    prefix = f"hmg_ct_{secrets.token_hex(4)}:"
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c"]
+    subprocess.run(psql + [f"CREATE DATABASE {db}"], check=True)
+    env = {"PATH": "/usr/bin:/bin", "PORT": str(RUNTIME_PORT), "HOST": "127.0.0.1", "NODE_ENV": "production",
+           "DB_HOST": "127.0.0.1", "DB_USER": "postgres", "DB_NAME": db, "DB_PASSWORD": "gamepass123",
+           "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_KEY_PREFIX": prefix,
+           "DRAIN_DELAY_SECONDS": "0", "LOG_FORMAT": "json"}
+    # Inside the namespace: the binary on a tmpfs of its own at /mnt (the host's /tmp is about to be hidden),
+    # then / read-only (a bind mount of it, so the host is untouched), a fresh /tmp, and the image's user.
+    script = (
+        "set -e; mount --bind / /; mount -t tmpfs -o mode=0755 tmpfs /mnt; mkdir /mnt/bin /mnt/app;"
+        f" cp {shlex.quote(binary)} /mnt/bin/humor-memory-game; mount -o remount,ro /mnt;"
+        " mount -o remount,bind,ro /; mount -t tmpfs -o mode=1777 tmpfs /tmp; cd /mnt/app;"
+        f" exec setpriv --reuid {uid} --regid {gid} --clear-groups --inh-caps=-all"
+        " /mnt/bin/humor-memory-game serve")
+    log_dir = os.path.join(os.environ["ARTIFACTS"], "containers") if os.environ.get("ARTIFACTS") else \
+        os.path.join(ROOT, "target")
+    os.makedirs(log_dir, exist_ok=True)
+    log_path = os.path.join(log_dir, "image-runtime.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                with open(log_path, encoding="utf-8") as f:
+                    raise Fail(f"the binary exited under the runtime constraints:\n{f.read()[-2000:]}")
+            try:
+                if http_json("GET", "/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise Fail("the binary did not become ready under the runtime constraints")
+            time.sleep(0.2)
+        status, health = http_json("GET", "/api/health")
+        if status != 200 or health["storage"] != {"database": "postgres", "liveGames": "redis"}:
+            raise Fail(f"/api/health under the runtime constraints: {health}")
+        status, started = http_json("POST", "/api/game/start", {"username": "ct_" + secrets.token_hex(4)})
+        if status != 201 or not started["game"]["cards"]:
+            raise Fail(f"a game did not start under the runtime constraints: {started}")
+        with open(f"/proc/{proc.pid}/status", encoding="utf-8") as f:
+            uids = next(line.split()[1:] for line in f if line.startswith("Uid:"))
+        if set(uids) != {uid}:
+            raise Fail(f"the server runs as uid {uids}, not {uid}")
+        # The image's HEALTHCHECK command, against this server.
+        hc = subprocess.run([binary, "healthcheck"], env={"PATH": "/usr/bin:/bin", "PORT": str(RUNTIME_PORT)},
+                            capture_output=True, text=True, timeout=10)
+        if hc.returncode != 0:
+            raise Fail(f"`humor-memory-game healthcheck` failed against a ready server: {hc.stderr}")
+        print(f"runtime: ready as uid {uid} on a read-only root (tmpfs /tmp), PostgreSQL + Redis, "
+              "a game started, HEALTHCHECK ok")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        subprocess.run(psql + [f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"], check=False)
+        keys = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "--scan", "--pattern", prefix + "*"],
+                              capture_output=True, text=True).stdout.split()
+        for i in range(0, len(keys), 500):
+            subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "DEL", *keys[i:i + 500]],
+                           capture_output=True, check=False)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--no-runtime-check", action="store_true",
+                        help="skip running the binary under the runtime stage's constraints (needs root, PostgreSQL"
+                             " and Redis on 127.0.0.1)")
     opts = parser.parse_args()
 
     all_stages, global_args = stages(DOCKERFILE)
@@ -283,6 +381,10 @@ def main():
         if extra:
             raise Fail(f"the binary links libraries debian-slim does not have: {sorted(extra)}")
         print(f"links only: {sorted(libs)}")
+        if not opts.no_runtime_check:
+            with open(DOCKERFILE, encoding="utf-8") as f:
+                uid, gid = runtime_user(f.read())
+            runtime_check(binary, uid, gid)
     finally:
         if opts.keep:
             print(f"kept {tmp}")
