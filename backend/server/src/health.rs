@@ -141,6 +141,11 @@ impl AppState {
         if let Ok(Ok(n)) = tokio::time::timeout(timeout, self.live.unsettled_games()).await {
             metrics::gauge!("game_sessions_active").set(n as f64);
         }
+        self.publish_readiness();
+    }
+
+    /// Sets `app_ready` from the current readiness.
+    pub fn publish_readiness(&self) {
         let ready = self.health.readiness() == Readiness::Ready;
         metrics::gauge!("app_ready").set(f64::from(u8::from(ready)));
     }

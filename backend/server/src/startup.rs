@@ -92,6 +92,7 @@ pub async fn initialize(state: &AppState) {
     }
     state.probe_dependencies().await;
     state.health.mark_started();
+    state.publish_readiness();
     tracing::info!(
         database = state.config.database_engine(),
         live_games = state.live.kind(),

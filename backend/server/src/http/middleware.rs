@@ -125,20 +125,25 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     }
     let client = client_key(&state, &req);
     let now = state.clock.now_ms();
-    let decision = tokio::time::timeout(
-        state.config.dependency_timeout * 2,
-        state.live.rate_hit(
-            &client,
-            state.config.rate_limit_window,
-            state.config.rate_limit_max,
-            now,
-        ),
-    )
-    .await;
-    // Fail open: a Redis problem must not turn into refusing every player.
-    let decision = match decision {
-        Ok(Ok(d)) => Some(d),
-        _ => None,
+    // Fail open: a Redis problem must not turn into refusing every player (and a Redis known to
+    // be down is not even asked, so requests do not wait for its timeout).
+    let decision = if state.redis_known_down() {
+        None
+    } else {
+        match tokio::time::timeout(
+            state.config.dependency_timeout * 2,
+            state.live.rate_hit(
+                &client,
+                state.config.rate_limit_window,
+                state.config.rate_limit_max,
+                now,
+            ),
+        )
+        .await
+        {
+            Ok(Ok(d)) => Some(d),
+            _ => None,
+        }
     };
     if let Some(d) = decision.filter(|d| !d.allowed) {
         metrics::counter!("rate_limited_requests_total").increment(1);

@@ -114,6 +114,11 @@ impl AppState {
         &self,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<Result<T, StoreError>, AppError> {
+        // While the monitor sees the database down, answer at once instead of waiting for timeouts
+        // (it probes every 2 s, so recovery is noticed within 2 s).
+        if self.health.is_started() && !self.health.database.is_up() {
+            return Err(AppError::Unavailable("database"));
+        }
         tokio::time::timeout(self.config.dependency_timeout * 3, fut)
             .await
             .map_err(|_| AppError::Unavailable("database"))
@@ -124,9 +129,17 @@ impl AppState {
         &self,
         fut: impl Future<Output = Result<T, LiveError>>,
     ) -> Result<T, AppError> {
+        if self.redis_known_down() {
+            return Err(AppError::Unavailable("redis"));
+        }
         tokio::time::timeout(self.config.dependency_timeout * 3, fut)
             .await
             .map_err(|_| AppError::Unavailable("redis"))?
             .map_err(Into::into)
+    }
+
+    /// True while the monitor sees a configured Redis down: callers fail fast or skip it.
+    pub fn redis_known_down(&self) -> bool {
+        self.health.is_started() && self.health.redis.as_ref().is_some_and(|r| !r.is_up())
     }
 }

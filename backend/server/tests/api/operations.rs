@@ -399,9 +399,15 @@ fn the_contract_subcommand_prints_docs_contract_json() {
 #[test]
 fn the_readme_configuration_table_lists_every_environment_variable() {
     let readme = include_str!("../../../../README.md");
-    for e in humor_server::contract::contract()["env"].as_array().expect("env") {
+    for e in humor_server::contract::contract()["env"]
+        .as_array()
+        .expect("env")
+    {
         let name = e["name"].as_str().expect("name");
-        assert!(readme.contains(&format!("| `{name}` |")), "{name} is missing from the README table");
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "{name} is missing from the README table"
+        );
     }
 }
 
@@ -540,4 +546,185 @@ async fn two_replicas_share_games_through_redis_and_postgres() {
     assert_eq!(done.body["gameResult"]["finalScore"], 314);
     let board = first.get("/api/leaderboard").await;
     assert_eq!(board.body["leaderboard"][0]["username"], "roamer");
+}
+
+/// Waits until `check` holds (polling), or panics after `limit`.
+async fn eventually<F, Fut>(limit: Duration, what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within {limit:?}");
+}
+
+#[tokio::test]
+async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_itself() {
+    if !crate::helpers::backends().contains(&Backend::Postgres) {
+        return; // Needs the real services; REQUIRE_SERVICES=1 turns their absence into a failure.
+    }
+    let redis = std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL");
+    let proxy = crate::helpers::CutProxy::to(crate::helpers::host_port(&redis)).await;
+    let url = format!("redis://{}/", proxy.addr);
+    let app = spawn_with(Backend::Postgres, &|c| {
+        c.redis_url = Some(Secret::new(url.clone()))
+    })
+    .await;
+    let (id, token, _) = app.start("outage_r", "easy").await;
+    let (a, b) = app.pairs(&id).await[0].clone();
+    proxy.cut();
+    eventually(
+        Duration::from_secs(5),
+        "the monitor noticing Redis is down",
+        || async {
+            app.get("/metrics")
+                .await
+                .body
+                .as_str()
+                .is_some_and(|t| t.contains("dependency_up{dependency=\"redis\"} 0"))
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let r = app.flip(&id, &a, &token).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable")
+    );
+    assert!(r.headers.contains_key("retry-after"));
+    let started = app
+        .post("/api/game/start", json!({"username": "outage_r2"}), None)
+        .await;
+    assert_eq!(started.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "fast: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(app.get("/health/live").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/health/ready").await.status,
+        StatusCode::OK,
+        "a shared outage keeps replicas in the Service"
+    );
+    let health = app.get("/health").await;
+    assert_eq!(
+        (health.status, health.body["services"]["redis"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("disconnected"))
+    );
+    proxy.restore();
+    eventually(
+        Duration::from_secs(10),
+        "recovery without a restart",
+        || async { app.flip(&id, &a, &token).await.status == StatusCode::OK },
+    )
+    .await;
+    let hit = app.flip(&id, &b, &token).await;
+    assert_eq!(
+        hit.body["outcome"]["result"], "hit",
+        "the game survived the outage: {:?}",
+        hit.body
+    );
+}
+
+#[tokio::test]
+async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
+    if !crate::helpers::backends().contains(&Backend::Postgres) {
+        return; // Needs the real services; REQUIRE_SERVICES=1 turns their absence into a failure.
+    }
+    let app = spawn_with(Backend::Postgres, &|_| {}).await;
+    // Re-point a second app at the same database through a proxy we can cut.
+    let DatabaseConfig::Postgres { url } = &app.state.config.database else {
+        panic!("postgres")
+    };
+    let proxy = crate::helpers::CutProxy::to(crate::helpers::host_port(url.expose())).await;
+    let proxied = url.expose().replacen(
+        &crate::helpers::host_port(url.expose()),
+        &proxy.addr.to_string(),
+        1,
+    );
+    let mut config = base_config(tempfile::tempdir().expect("dir").path());
+    config.database = DatabaseConfig::Postgres {
+        url: Secret::new(proxied),
+    };
+    config.redis_url = app.state.config.redis_url.clone();
+    config.redis_key_prefix = app.state.config.redis_key_prefix.clone();
+    let replica = spawn_config(
+        Backend::Postgres,
+        config,
+        tempfile::tempdir().expect("dir"),
+        None,
+    )
+    .await;
+    let (done_id, done_token, score) = replica.complete_game("durable", "easy").await;
+    let (id, token, _) = replica.start("outage_db", "easy").await;
+    proxy.cut();
+    eventually(
+        Duration::from_secs(6),
+        "the monitor noticing the database is down",
+        || async {
+            replica
+                .get("/metrics")
+                .await
+                .body
+                .as_str()
+                .is_some_and(|t| t.contains("dependency_up{dependency=\"database\"} 0"))
+        },
+    )
+    .await;
+    let t = Instant::now();
+    for r in [
+        replica
+            .post("/api/game/start", json!({"username": "nobody_now"}), None)
+            .await,
+        replica.get("/api/leaderboard").await,
+        replica
+            .post(
+                "/api/game/complete",
+                json!({"gameId": done_id}),
+                Some(&done_token),
+            )
+            .await,
+    ] {
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable"),
+            "{:?}",
+            r.body
+        );
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "fast: {:?}",
+        t.elapsed()
+    );
+    // Live games keep going (their state is in Redis) until one needs the database.
+    let (a, _) = replica.pairs(&id).await[0].clone();
+    assert_eq!(replica.flip(&id, &a, &token).await.status, StatusCode::OK);
+    assert_eq!(replica.get("/health/ready").await.status, StatusCode::OK);
+    proxy.restore();
+    eventually(
+        Duration::from_secs(10),
+        "recovery without a restart",
+        || async { replica.get("/api/leaderboard").await.status == StatusCode::OK },
+    )
+    .await;
+    let stored = replica
+        .post(
+            "/api/game/complete",
+            json!({"gameId": done_id}),
+            Some(&done_token),
+        )
+        .await;
+    assert_eq!(
+        stored.body["gameResult"]["finalScore"].as_u64(),
+        Some(score),
+        "the acknowledged game is still there"
+    );
 }
