@@ -1,0 +1,73 @@
+"""A move applied by a replica that dies before answering: the client's retry with the same Idempotency-Key
+must get that move's answer (a replay), never apply the move a second time, and not wait for long.
+
+Deterministic: a relay between replica A and Redis freezes A right after the game was saved, at the command that
+would store the idempotent answer (PSETEX hmg:idem:...); A is then SIGKILLed and the client retries on B."""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+from conftest import call
+from hmgrel.faultproxy import HoldingRelay
+from hmgrel.stack import Stack
+
+RETRY_FOR_S = 35  # longer than the server's 30 s in-progress lock, to see what the retry finally gets
+
+
+def test_a_move_applied_by_a_replica_killed_before_answering_is_replayed_not_applied_twice(binary):
+    with Stack("repro-idempotency", binary) as st:
+        redis = st.start_redis(6373)
+        st.shared_database()
+        relay = HoldingRelay(6374, 6373).start()
+        try:
+            a = st.new_backend(extra_env={"REDIS_URL": f"redis://:{redis.password}@127.0.0.1:6374/0"},
+                               label="a").start()
+            b = st.new_backend(label="b").start()
+            name = f"idem_{secrets.token_hex(3)}"
+            s, _, body = call(b.url, "POST", "/api/game/start", {"username": name, "difficulty": "easy"})
+            assert s == 201, body
+            token, game = body["player"]["token"], body["game"]
+            gid, cards = game["gameId"], [c["id"] for c in game["cards"]]
+            flip = f"/api/game/{gid}/flip"
+            s, _, first = call(b.url, "POST", flip, {"cardId": cards[0]}, token=token)
+            assert s == 200 and first["outcome"] is None, first
+
+            key = f"repro-{secrets.token_hex(8)}"
+            relay.arm(b"PSETEX", b"idem")
+            lost: dict = {}
+            t = threading.Thread(target=lambda: lost.update(r=_swallow(a.url, flip, cards[1], token, key)))
+            t.start()
+            assert relay.held.wait(10), "replica A never tried to store the idempotent answer"
+            a.kill()
+            t.join(15)
+
+            t0 = time.monotonic()
+            seen = []
+            while True:
+                s, h, retry = call(b.url, "POST", flip, {"cardId": cards[1]}, token=token, key=key)
+                seen.append(f"{s} {retry.get('error', '') if isinstance(retry, dict) else ''}".strip())
+                if not (s == 409 and retry.get("error") == "idempotency_in_progress") \
+                        or time.monotonic() - t0 > RETRY_FOR_S:
+                    break
+                time.sleep(0.5)
+            waited = time.monotonic() - t0
+            s_state, _, state = call(b.url, "GET", f"/api/game/{gid}", token=token)
+            summary = (f"retry answers {sorted(set(seen))} over {waited:.1f}s; final {s} "
+                       f"outcome={retry.get('outcome') if isinstance(retry, dict) else retry}; "
+                       f"game moves={state['game']['moves']}")
+            assert s == 200 and retry["outcome"] is not None and retry["outcome"]["cards"] == cards[:2], \
+                "the retry did not get the answer of the move A applied (the move was applied again): " + summary
+            assert h.get("idempotent-replayed") == "true", "the retry re-executed the move: " + summary
+            assert state["game"]["moves"] == 1, "the move was counted twice: " + summary
+            assert waited < 5, "the retry was held back for too long: " + summary
+        finally:
+            relay.close()
+
+
+def _swallow(base: str, path: str, card: str, token: str, key: str):
+    try:
+        return call(base, "POST", path, {"cardId": card}, token=token, key=key, timeout=20)
+    except OSError as e:  # the replica dies with this request in flight
+        return e
