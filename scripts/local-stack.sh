@@ -2,8 +2,10 @@
 # The compose topology on one machine without Docker, to see the production shape locally (and for CI):
 #
 #   proxy nginx   :3000        nginx/nginx.conf, unchanged; `backend` -> 127.0.0.2 and 127.0.0.3, `frontend` ->
-#                              127.0.0.4 through a private /etc/hosts (scripts/local-stack/run-nginx.sh)
+#                              127.0.0.4 through a private /etc/hosts
 #   frontend nginx :8080       frontend/nginx.conf, unchanged, serving frontend/public/
+#                              (both as their containers run: uid 101, read-only root, tmpfs /tmp; see
+#                              scripts/local-stack/run-nginx.sh)
 #   backend 1, 2  127.0.0.2:3001, 127.0.0.3:3001   the server binary with compose's settings
 #   Redis         127.0.0.1:6380   its own redis-server, password as in compose (REDISCLI_AUTH)
 #   PostgreSQL    127.0.0.1:5432   a private database hmg_containers_<random> on the local server
@@ -165,7 +167,7 @@ cmd_up() {
 
   "$ROOT/scripts/local-stack/run-nginx.sh" --conf "$ROOT/frontend/nginx.conf" --docroot "$ROOT/frontend/public" \
     < /dev/null >> "$STATE/logs/frontend.access.log" 2>> "$STATE/logs/frontend.error.log" &
-  record_pid frontend $! "frontend/nginx.conf"
+  record_pid frontend $! "nginx: master"
   wait_http "http://127.0.0.1:8080/health" 20 || die "the frontend nginx did not start (see $STATE/logs/frontend.error.log)"
   say "frontend nginx on :8080 (pid $(pid_of frontend))"
 
@@ -177,7 +179,7 @@ cmd_up() {
   } > "$STATE/hosts"
   "$ROOT/scripts/local-stack/run-nginx.sh" --conf "$ROOT/nginx/nginx.conf" --hosts "$STATE/hosts" \
     < /dev/null >> "$STATE/logs/proxy.access.log" 2>> "$STATE/logs/proxy.error.log" &
-  record_pid proxy $! "nginx/nginx.conf"
+  record_pid proxy $! "nginx: master"
   wait_http "$PROXY_URL/_proxy/health" 20 || die "the proxy did not start (see $STATE/logs/proxy.error.log)"
   wait_http "$PROXY_URL/api/health" 20 || die "/api/health does not answer through the proxy"
   trap - EXIT

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs nginx with one of the repository's config files UNCHANGED, in a private mount namespace that plays the
-# container's part: its own /etc/hosts (compose service names -> local addresses), its own empty /tmp (the
-# configs keep pid and temp files there, as in the read-only-root containers) and, for the frontend, the
-# document root mounted at /usr/share/nginx/html. nginx is exec'd in the foreground, so the caller's $! is
-# the nginx master's PID (stop it with kill). Needs root (unshare + mount).
+# Runs nginx with one of the repository's config files UNCHANGED, the way its container runs it, in a private
+# mount namespace: the config mounted at /etc/nginx/nginx.conf, its own /etc/hosts (compose service names ->
+# local addresses), a read-only root filesystem with an empty tmpfs at /tmp (the configs keep pid and temp files
+# there), for the frontend the document root at /usr/share/nginx/html, and nginx running as uid/gid 101 like
+# the nginx-unprivileged images. nginx is exec'd in the foreground, so the caller's $! is the nginx master's PID
+# (stop it with kill). Needs root (unshare, mount, chroot).
 #
 # usage: run-nginx.sh --conf FILE [--hosts FILE] [--docroot DIR] [--test]
-#   --test   only check the config (nginx -t) in the same namespace, then exit
+#   --test   only check the config (nginx -t) in the same setting, then exit
 set -euo pipefail
 
 die() { echo "run-nginx.sh: $*" >&2; exit 2; }
@@ -30,28 +31,35 @@ done
 command -v nginx >/dev/null || die "nginx is not installed (Debian: apt-get install nginx-light)"
 
 if [ "$inside" -eq 0 ]; then
-  [ "$(id -u)" -eq 0 ] || die "needs root: it mounts a private /etc/hosts and /tmp in a new mount namespace"
+  [ "$(id -u)" -eq 0 ] || die "needs root: it builds the container's filesystem in a new mount namespace"
   conf=$(realpath "$conf")
-  case $conf in /tmp/*) die "the config must live outside /tmp (the namespace gets its own empty /tmp)" ;; esac
   args=(--inside --conf "$conf")
   if [ -n "$hosts" ]; then args+=(--hosts "$(realpath "$hosts")"); fi
   if [ -n "$docroot" ]; then
     docroot=$(realpath "$docroot")
-    case $docroot in /tmp/*) die "the document root must live outside /tmp" ;; esac
     args+=(--docroot "$docroot")
   fi
   if [ "$test_only" -eq 1 ]; then args+=(--test); fi
+  # Mount points the namespace needs on its read-only root (Debian's nginx package has them).
+  [ -f /etc/nginx/nginx.conf ] || die "/etc/nginx/nginx.conf is missing (reinstall Debian's nginx)"
+  mkdir -p /usr/share/nginx/html
   # --propagation private: nothing mounted below leaks into the host's mount table.
   exec unshare --mount --propagation private -- bash "$(realpath "$0")" "${args[@]}"
 fi
 
-if [ -n "$hosts" ]; then mount --bind "$hosts" /etc/hosts; fi
-mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp
-if [ -n "$docroot" ]; then
-  mkdir -p /usr/share/nginx/html
-  mount --bind -o ro "$docroot" /usr/share/nginx/html
-fi
-if [ "$test_only" -eq 1 ]; then
-  exec nginx -t -q -e stderr -c "$conf"
-fi
-exec nginx -e stderr -c "$conf" -g 'daemon off;'
+# The container's filesystem: the host's, recursively bound at /mnt (so /dev and /proc come along), read-only.
+root=/mnt
+mount --rbind / "$root"
+mount -o remount,bind,ro "$root"
+mount -t tmpfs -o mode=1777,size=64m tmpfs "$root/tmp"
+mount --bind "$conf" "$root/etc/nginx/nginx.conf"
+if [ -n "$hosts" ]; then mount --bind "$hosts" "$root/etc/hosts"; fi
+if [ -n "$docroot" ]; then mount --bind -o ro "$docroot" "$root/usr/share/nginx/html"; fi
+nginx_args=(-e stderr -c /etc/nginx/nginx.conf)
+if [ "$test_only" -eq 1 ]; then nginx_args+=(-t -q); else nginx_args+=(-g 'daemon off;'); fi
+# The configs log to /dev/stdout, which nginx reopens as uid 101: that works on a pipe uid 101 owns (as in a
+# container), not on the caller's root-owned file or pipe. So a shell running as 101 makes the pipes, relays
+# them with cat to the caller's stdout and stderr, and execs nginx (still this PID).
+# shellcheck disable=SC2016 # $@ is expanded by the inner bash
+exec chroot --userspec=101:101 "$root" bash -c 'exec nginx "$@" > >(exec cat) 2> >(exec cat >&2)' \
+  nginx "${nginx_args[@]}"

@@ -152,13 +152,16 @@ class Stack:
 
 
 def _children(pid):
+    """The nginx worker processes of a master (its other children are the log relays)."""
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 with open(f"/proc/{d}/stat", encoding="utf-8") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    worker = f.read().startswith(b"nginx: worker")
+                if int(fields[1]) == pid and worker:
                     out.append(int(d))
             except OSError:
                 pass

@@ -254,18 +254,19 @@ def runtime_check(binary, uid, gid):
     prefix = f"hmg_ct_{secrets.token_hex(4)}:"
     psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c"]
     subprocess.run(psql + [f"CREATE DATABASE {db}"], check=True)
-    env = {"PATH": "/usr/bin:/bin", "PORT": str(RUNTIME_PORT), "HOST": "127.0.0.1", "NODE_ENV": "production",
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PORT": str(RUNTIME_PORT), "HOST": "127.0.0.1",
+           "NODE_ENV": "production",
            "DB_HOST": "127.0.0.1", "DB_USER": "postgres", "DB_NAME": db, "DB_PASSWORD": "gamepass123",
            "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_KEY_PREFIX": prefix,
            "DRAIN_DELAY_SECONDS": "0", "LOG_FORMAT": "json"}
-    # Inside the namespace: the binary on a tmpfs of its own at /mnt (the host's /tmp is about to be hidden),
-    # then / read-only (a bind mount of it, so the host is untouched), a fresh /tmp, and the image's user.
+    # Inside the namespace: the host's filesystem recursively bound at /mnt (with /proc and /dev) and made
+    # read-only, a fresh tmpfs at /tmp, the binary on a read-only tmpfs of its own at /opt, then chroot into it
+    # as the image's user (cwd /, read-only, as the image's /app would be).
     script = (
-        "set -e; mount --bind / /; mount -t tmpfs -o mode=0755 tmpfs /mnt; mkdir /mnt/bin /mnt/app;"
-        f" cp {shlex.quote(binary)} /mnt/bin/humor-memory-game; mount -o remount,ro /mnt;"
-        " mount -o remount,bind,ro /; mount -t tmpfs -o mode=1777 tmpfs /tmp; cd /mnt/app;"
-        f" exec setpriv --reuid {uid} --regid {gid} --clear-groups --inh-caps=-all"
-        " /mnt/bin/humor-memory-game serve")
+        "set -e; r=/mnt; mount --rbind / $r; mount -o remount,bind,ro $r; mount -t tmpfs -o mode=1777 tmpfs $r/tmp;"
+        f" mount -t tmpfs -o mode=0755 tmpfs $r/opt; cp {shlex.quote(binary)} $r/opt/humor-memory-game;"
+        " mount -o remount,ro $r/opt;"
+        f" exec chroot --userspec={uid}:{gid} $r /opt/humor-memory-game serve")
     log_dir = os.path.join(os.environ["ARTIFACTS"], "containers") if os.environ.get("ARTIFACTS") else \
         os.path.join(ROOT, "target")
     os.makedirs(log_dir, exist_ok=True)

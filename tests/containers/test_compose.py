@@ -70,7 +70,8 @@ def run_config(tool, project_dir, env_file=None, profiles=(), fmt="yaml"):
 
 # What a person following .env.example's instructions fills in (strong: 12+ characters, JWT_SECRET 32+).
 FILLED = {"DB_PASSWORD": "ct-db-" + secrets.token_hex(8), "REDIS_PASSWORD": "ct-redis-" + secrets.token_hex(8),
-          "JWT_SECRET": "ct-jwt-" + secrets.token_hex(20), "GRAFANA_ADMIN_PASSWORD": "ct-grafana-" + secrets.token_hex(4)}
+          "JWT_SECRET": "ct-jwt-" + secrets.token_hex(20),
+          "GRAFANA_ADMIN_PASSWORD": "ct-grafana-" + secrets.token_hex(4)}
 
 
 @pytest.fixture(scope="session")
@@ -322,10 +323,12 @@ def test_the_monitoring_files_address_the_compose_services(contract):
         if job.get("job_name") == "backend":
             assert job.get("metrics_path", "/metrics") == contract["probes"]["metrics"]
     assert f"backend:{port}" in backend_targets, backend_targets
-    alertmanagers = {t for am in prom["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]}
+    alertmanagers = {t for am in prom["alerting"]["alertmanagers"]
+                     for sc in am["static_configs"] for t in sc["targets"]}
     assert alertmanagers == {"alertmanager:9093"}
     assert all(r.startswith("/etc/prometheus/rules/") for r in prom["rule_files"])
-    with open(repo_path("monitoring", "grafana", "provisioning", "datasources", "prometheus.yml"), encoding="utf-8") as f:
+    datasources_file = repo_path("monitoring", "grafana", "provisioning", "datasources", "prometheus.yml")
+    with open(datasources_file, encoding="utf-8") as f:
         datasources = yaml.safe_load(f)["datasources"]
     assert "http://prometheus:9090" in {d["url"] for d in datasources}
 
