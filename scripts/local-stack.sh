@@ -4,7 +4,7 @@
 #   proxy nginx   :3000        nginx/nginx.conf, unchanged; `backend` -> 127.0.0.2 and 127.0.0.3, `frontend` ->
 #                              127.0.0.4 through a private /etc/hosts
 #   frontend nginx :8080       frontend/nginx.conf, unchanged, serving frontend/public/
-#                              (both as their containers run: uid 101, read-only root, tmpfs /tmp; see
+#                              (both as their containers run: unprivileged, read-only root, tmpfs /tmp; see
 #                              scripts/local-stack/run-nginx.sh)
 #   backend 1, 2  127.0.0.2:3001, 127.0.0.3:3001   the server binary with compose's settings
 #   Redis         127.0.0.1:6380   its own redis-server, password as in compose (REDISCLI_AUTH)

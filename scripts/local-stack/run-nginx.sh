@@ -2,8 +2,9 @@
 # Runs nginx with one of the repository's config files UNCHANGED, the way its container runs it, in a private
 # mount namespace: the config mounted at /etc/nginx/nginx.conf, its own /etc/hosts (compose service names ->
 # local addresses), a read-only root filesystem with an empty tmpfs at /tmp (the configs keep pid and temp files
-# there), for the frontend the document root at /usr/share/nginx/html, and nginx running as uid/gid 101 like
-# the nginx-unprivileged images. nginx is exec'd in the foreground, so the caller's $! is the nginx master's PID
+# there), for the frontend the document root at /usr/share/nginx/html, and nginx running unprivileged like the
+# nginx-unprivileged images (uid 101 there; here uid/gid 10101, because host uid 101 is often a real account,
+# postgres on Debian, and nginx must not share a uid with anything on the host). nginx is exec'd in the foreground, so the caller's $! is the nginx master's PID
 # (stop it with kill). Needs root (unshare, mount, chroot).
 #
 # usage: run-nginx.sh --conf FILE [--hosts FILE] [--docroot DIR] [--test]
@@ -11,6 +12,8 @@
 set -euo pipefail
 
 die() { echo "run-nginx.sh: $*" >&2; exit 2; }
+
+NGINX_UID=10101
 
 conf="" hosts="" docroot="" test_only=0 inside=0
 while [ $# -gt 0 ]; do
@@ -57,9 +60,9 @@ if [ -n "$hosts" ]; then mount --bind "$hosts" "$root/etc/hosts"; fi
 if [ -n "$docroot" ]; then mount --bind -o ro "$docroot" "$root/usr/share/nginx/html"; fi
 nginx_args=(-e stderr -c /etc/nginx/nginx.conf)
 if [ "$test_only" -eq 1 ]; then nginx_args+=(-t -q); else nginx_args+=(-g 'daemon off;'); fi
-# The configs log to /dev/stdout, which nginx reopens as uid 101: that works on a pipe uid 101 owns (as in a
-# container), not on the caller's root-owned file or pipe. So a shell running as 101 makes the pipes, relays
-# them with cat to the caller's stdout and stderr, and execs nginx (still this PID).
+# The configs log to /dev/stdout, which nginx reopens as its own user: that works on a pipe it owns (as in a
+# container), not on the caller's root-owned file or pipe. So a shell running as that user makes the pipes,
+# relays them with cat to the caller's stdout and stderr, and execs nginx (still this PID).
 # shellcheck disable=SC2016 # $@ is expanded by the inner bash
-exec chroot --userspec=101:101 "$root" bash -c 'exec nginx "$@" > >(exec cat) 2> >(exec cat >&2)' \
+exec chroot --userspec="$NGINX_UID:$NGINX_UID" "$root" bash -c 'exec nginx "$@" > >(exec cat) 2> >(exec cat >&2)' \
   nginx "${nginx_args[@]}"
