@@ -60,7 +60,9 @@ trap - EXIT
 phase "backend image build stage"
 # Offline like the image build would be online: the root build already fetched the same lock; make sure.
 cargo fetch --locked --manifest-path "$ROOT/Cargo.toml" -q
-cmp -s "$ROOT/Cargo.lock" "$ROOT/backend/Cargo.lock" || { echo "backend/Cargo.lock differs from Cargo.lock" >&2; exit 1; }
+# The image builds from backend/ as committed (image_build.py uses git archive HEAD): compare those locks.
+cmp -s <(git -C "$ROOT" show HEAD:Cargo.lock) <(git -C "$ROOT" show HEAD:backend/Cargo.lock) \
+  || { echo "backend/Cargo.lock differs from Cargo.lock at HEAD" >&2; exit 1; }
 # A warm start for the dependency layer, as a warm Docker layer cache would give: step 10's compiled
 # dependencies. cargo reuses only artifacts whose fingerprint (features, profile, compiler) matches and rebuilds
 # the rest, so this changes the time, not the result. A copy, not hard links: cargo rewrites fingerprint files
