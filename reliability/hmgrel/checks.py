@@ -17,7 +17,8 @@ def durability(report: Report, db: Database, rec: Recorder, api: str, *, lost_al
     completed = {g.game_id: g for g in rec.games if g.completed}
     started = {g.game_id: g for g in rec.games if g.game_id}
     rows = {r["id"]: r for r in db.rows(
-        "SELECT id::text, status, score, moves, misses, pairs_found, result FROM games")}
+        "SELECT g.id::text, g.status, g.score, g.moves, g.misses, g.pairs_found, g.result, p.username "
+        "FROM games g JOIN players p ON p.id = g.player_id")}
     missing = [gid for gid in completed if gid not in rows]
     not_completed = [gid for gid in completed if gid in rows and rows[gid]["status"] != "completed"]
     wrong = []
@@ -40,8 +41,15 @@ def durability(report: Report, db: Database, rec: Recorder, api: str, *, lost_al
     phantom = [gid for gid, r in rows.items() if r["status"] == "completed" and gid not in completed
                and gid not in lost_allowed]
     report.expect("no game is stored as completed that the client did not complete", not phantom, phantom[:3])
-    unknown = [gid for gid in rows if gid not in started]
-    report.expect("every stored game was started by a client of this run", not unknown, unknown[:3])
+    unknown = [gid for gid, r in rows.items() if gid not in started and not r["username"].startswith("probe_")]
+    # A start that fails after its row was written (Redis down) leaves the game stored as abandoned, unplayed:
+    # deliberate in the server (service/games.rs), counted here so the number is visible.
+    orphans = [gid for gid in unknown if rows[gid]["status"] == "abandoned" and rows[gid]["moves"] == 0]
+    if orphans:
+        report.figure("abandoned_rows_left_by_failed_starts", len(orphans))
+    unknown = [gid for gid in unknown if gid not in orphans]
+    report.expect("every stored game was started by a client of this run (or is the unplayed, abandoned row of a "
+                  "start that failed)", not unknown, unknown[:3])
 
     # Aggregates: counters updated in the completion transaction must equal the rows (counted once).
     per_player = db.rows("SELECT p.username, p.games_completed, p.total_score, "

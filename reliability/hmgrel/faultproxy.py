@@ -1,7 +1,11 @@
-"""A TCP relay between a backend and Redis that can freeze one command: once armed with a byte pattern, the
-first client-to-server chunk containing it is held (never forwarded), and so is everything after it on that
-connection. It pins a replica at an exact point of a request (for example after the game was saved, before the
-idempotent answer was stored), where a SIGKILL then lands deterministically."""
+"""A TCP relay between a backend and a dependency (Redis, PostgreSQL) that can fail in two ways:
+
+- `arm(pattern)`: the first client-to-server chunk containing the pattern is held (never forwarded), and so is
+  everything after it on that connection. It pins a replica at an exact point of a request (for example after
+  the game was saved, before the idempotent answer was stored), where a SIGKILL then lands deterministically.
+- `blackhole(True)`: a network partition. Every byte either way is swallowed and new connections get no
+  answer, so only timeouts tell; `blackhole(False)` closes the connections that lost bytes and lets new ones
+  through."""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +21,8 @@ class HoldingRelay:
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
         self._ready = threading.Event()
+        self._blackholed = False
+        self._conns: list[dict] = []
 
     def arm(self, *parts: bytes) -> None:
         """Hold the first chunk that contains every one of `parts`."""
@@ -35,6 +41,9 @@ class HoldingRelay:
                     self.held.set()
                 if upstream and frozen.get("on"):
                     continue  # swallowed: the backend waits for an answer that never comes
+                if self._blackholed:
+                    frozen["tainted"] = True
+                    continue
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -46,13 +55,33 @@ class HoldingRelay:
                 pass
 
     async def _handle(self, creader, cwriter) -> None:
+        while self._blackholed:  # a connection made during the partition never hears back
+            await asyncio.sleep(0.05)
+            if not self._blackholed:
+                cwriter.close()
+                return
         try:
             sreader, swriter = await asyncio.open_connection(self.host, self.target)
         except OSError:
             cwriter.close()
             return
-        frozen: dict = {}
-        await asyncio.gather(self._pipe(creader, swriter, True, frozen), self._pipe(sreader, cwriter, False, frozen))
+        frozen: dict = {"writers": (cwriter, swriter)}
+        self._conns.append(frozen)
+        try:
+            await asyncio.gather(self._pipe(creader, swriter, True, frozen),
+                                 self._pipe(sreader, cwriter, False, frozen))
+        finally:
+            self._conns.remove(frozen)
+
+    def blackhole(self, on: bool) -> None:
+        def heal() -> None:
+            for c in list(self._conns):
+                if c.get("tainted"):
+                    for w in c["writers"]:
+                        w.close()
+        self._blackholed = on
+        if not on and self._loop:
+            self._loop.call_soon_threadsafe(heal)
 
     def start(self) -> "HoldingRelay":
         def main() -> None:
@@ -73,3 +102,22 @@ class HoldingRelay:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(5)
+
+
+def main() -> None:
+    """`python -m hmgrel.faultproxy LISTEN_PORT TARGET_PORT`: a relay in its own process (so it does not share
+    the traffic driver's interpreter); SIGUSR1 starts a partition, SIGUSR2 heals it."""
+    import signal
+    import sys
+
+    relay = HoldingRelay(int(sys.argv[1]), int(sys.argv[2])).start()
+    signal.signal(signal.SIGUSR1, lambda *_: relay.blackhole(True))
+    signal.signal(signal.SIGUSR2, lambda *_: relay.blackhole(False))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"relay 127.0.0.1:{relay.listen} -> {relay.target}", flush=True)
+    while True:
+        signal.pause()
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -267,6 +268,37 @@ class ChaosCluster:
         if self.created:
             subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, self.name], capture_output=True, timeout=60)
             self.created = False
+
+
+class Relay:
+    """hmgrel.faultproxy in its own process, pinned with the servers: the network between replicas and a
+    dependency, which `partition()` cuts without closing anything and `heal()` restores."""
+
+    def __init__(self, state: Path, listen_port: int, target_port: int):
+        if not 3400 <= listen_port <= 3499:
+            raise StackError(f"relay port {listen_port} is outside this area's range 3400-3499")
+        self.port = listen_port
+        self.proc = Proc(f"relay-{listen_port}", [sys.executable, "-m", "hmgrel.faultproxy", str(listen_port),
+                                                  str(target_port)], state / "logs" / f"relay-{listen_port}.log",
+                         {**os.environ, "PYTHONPATH": str(ROOT / "reliability")})
+
+    def start(self) -> "Relay":
+        self.proc.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and port_free("127.0.0.1", self.port):
+            if not self.proc.alive():
+                raise StackError(f"the relay exited (see {self.proc.log})")
+            time.sleep(0.05)
+        return self
+
+    def partition(self) -> None:
+        self.proc.signal(signal.SIGUSR1)
+
+    def heal(self) -> None:
+        self.proc.signal(signal.SIGUSR2)
+
+    def close(self) -> None:
+        self.proc.stop(5)
 
 
 class Backend:

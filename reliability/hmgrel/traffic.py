@@ -35,6 +35,8 @@ class Attempt:
     replayed: bool = False
     retry: bool = False  # a second or later attempt of one logical request
     rid: str = ""  # X-Request-Id sent, to find the attempt in the proxy's access log
+    retry_after: str = ""  # the Retry-After header of a failed answer
+    json_error: bool = True  # a failed answer carried the API's JSON error shape
 
     @property
     def ok(self) -> bool:
@@ -94,6 +96,7 @@ class Recorder:
     def __init__(self) -> None:
         self.attempts: list[Attempt] = []
         self.chains: list[Chain] = []
+        self.probe_games: set[str] = set()  # games the recovery prober started (and abandoned)
         self.games: list[GameRun] = []
         self.marks: list[tuple[float, str]] = []
         self.t_origin = time.monotonic()
@@ -160,7 +163,7 @@ class Http:
         if headers:
             h.update(headers)
         t0 = scheduled if scheduled is not None else time.monotonic()
-        status, data, code, hdrs = 0, None, "", {}
+        status, data, code, hdrs, shaped = 0, None, "", {}, True
         try:
             assert self.session is not None
             async with self.session.request(method, self.base + path, json=body, headers=h) as r:
@@ -170,15 +173,19 @@ class Http:
                     data = json.loads(raw) if raw else None
                 except ValueError:
                     data, code = None, "not_json"
+                shaped = False
                 if isinstance(data, dict) and not (200 <= status < 300):
                     code = str(data.get("error", ""))
+                    shaped = data.get("success") is False and bool(data.get("message")) and "error" in data
         except asyncio.TimeoutError:
             code = "client_timeout"
         except aiohttp.ClientError as e:
             code = type(e).__name__
         t1 = time.monotonic()
+        failed_http = status and not (200 <= status < 300)
         self.rec.attempts.append(Attempt(t0, t1, kind, status, code, hdrs.get("idempotent-replayed") == "true",
-                                         retry, rid))
+                                         retry, rid, hdrs.get("retry-after", ""),
+                                         shaped if failed_http and isinstance(data, dict) else not failed_http))
         return Resp(status, data if isinstance(data, dict) else None, hdrs, code, 1, t0, t1)
 
     async def post(self, path: str, kind: str, body: dict, token: str | None, *, deadline_s: float = 60,
@@ -433,3 +440,18 @@ async def run_readers(base: str, rec: Recorder, rate: float, stop: asyncio.Event
 
 def player_prefix() -> str:
     return f"r{random.randrange(36**4):04x}"[:5] + "_"
+
+
+async def run_start_prober(base: str, rec: Recorder, stop: asyncio.Event, interval: float = 0.1) -> None:
+    """Starts (and abandons) a game every `interval` s: kind `probe`, a request that needs PostgreSQL and Redis,
+    without the players' retry backoff, so the first success after an outage dates the recovery."""
+    async with Http(base, rec, pool=4, timeout=5) as http:
+        name, token = f"probe_{secrets.token_hex(4)}", None
+        while not stop.is_set():
+            r = await http.once("POST", "/api/game/start", "probe", body={"username": name}, token=token)
+            if r.status == 201 and r.body:
+                token = token or (r.body.get("player") or {}).get("token")
+                gid = r.body["game"]["gameId"]
+                rec.probe_games.add(gid)
+                await http.post(f"/api/game/{gid}/abandon", "probe_abandon", {}, token, deadline_s=30)
+            await asyncio.sleep(interval)

@@ -1,0 +1,122 @@
+"""docs/api.md during and after dependency outages, one request at a time (the scenarios show the same under load):
+
+- "A request that fails never changes anything": so the retry of a request that failed with 503 (same
+  Idempotency-Key, same body) is answered as a first attempt would be, never refused because of its own effect;
+- DEPENDENCY_TIMEOUT_MS is "the time limit of one database or Redis call before the API answers 503": a
+  partition (connections that hang) costs one such timeout, not several;
+- a game whose live state was lost with Redis does not stay "active" in PostgreSQL for ever.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from contextlib import contextmanager
+
+from conftest import call, play_until_pairs_left, start_game
+from hmgrel.stack import Database, Relay, Stack, http_get
+
+
+def wait_db(base: str, up: bool, timeout: float = 15) -> None:
+    """Until /api/health reports the database connected (or not)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s, body = http_get(base + "/api/health", 3)
+        if (b'"database":"connected"' in body) == up:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the database never looked {'up' if up else 'down'} to {base}")
+
+
+@contextmanager
+def stack_via_relay(binary: str, name: str, relay_port: int):
+    """One replica whose database connections go through a relay: `relay.close()` refuses them,
+    `relay.partition()` makes them hang."""
+    with Stack(name, binary) as st:
+        st.start_redis(6373)
+        db = st.shared_database()
+        relay = Relay(st.state, relay_port, 5432)
+        st._closers.append(relay.close)
+        relay.start()
+        b = st.new_backend(extra_env={"DATABASE_URL": Database(relay_port, db.name).url}).start()
+        yield relay, b
+
+
+def game_with_one_pair_left(base: str):
+    name, token = f"rt_{secrets.token_hex(3)}", None
+    for _ in range(5):
+        token, game = start_game(base, name, token)
+        left = play_until_pairs_left(base, token, game, 1)
+        if left:
+            return token, game["gameId"], left[0]
+    raise AssertionError("could not deal a game with a pair left")
+
+
+def test_the_retry_of_a_last_flip_that_failed_with_503_gets_the_result_not_409(binary):
+    with stack_via_relay(binary, "contract-last-flip", 3420) as (relay, b):
+        token, gid, (c1, c2) = game_with_one_pair_left(b.url)
+        s, _, r = call(b.url, "POST", f"/api/game/{gid}/flip", {"cardId": c1}, token=token)
+        assert s == 200 and r["outcome"] is None, r
+        relay.close()
+        wait_db(b.url, up=False)
+        key = f"k-{secrets.token_hex(6)}"
+        s, h, r = call(b.url, "POST", f"/api/game/{gid}/flip", {"cardId": c2}, token=token, key=key)
+        assert s == 503 and r["error"] == "dependency_unavailable" and h.get("retry-after"), (s, r)
+        relay.start()
+        wait_db(b.url, up=True)
+        s, _, r = call(b.url, "POST", f"/api/game/{gid}/flip", {"cardId": c2}, token=token, key=key)
+        assert s == 200 and r.get("result") and r["result"]["gameId"] == gid, \
+            f"the retry of the failed last flip answered {s} {r.get('error', '')}: the failed request had changed " \
+            "the game (docs/api.md: a request that fails never changes anything)"
+
+
+def test_the_retry_of_an_abandon_that_failed_with_503_gets_the_game_not_409(binary):
+    with stack_via_relay(binary, "contract-abandon", 3421) as (relay, b):
+        token, game = start_game(b.url, f"ab_{secrets.token_hex(3)}")
+        gid = game["gameId"]
+        relay.close()
+        wait_db(b.url, up=False)
+        key = f"k-{secrets.token_hex(6)}"
+        s, _, r = call(b.url, "POST", f"/api/game/{gid}/abandon", {}, token=token, key=key)
+        assert s == 503 and r["error"] == "dependency_unavailable", (s, r)
+        relay.start()
+        wait_db(b.url, up=True)
+        s, _, r = call(b.url, "POST", f"/api/game/{gid}/abandon", {}, token=token, key=key)
+        assert s == 200 and r["game"]["status"] == "abandoned", \
+            f"the retry of the failed abandon answered {s} {r.get('error', '')}: the failed request had changed " \
+            "the game (docs/api.md: a request that fails never changes anything)"
+
+
+def test_during_a_database_partition_requests_answer_within_one_dependency_timeout(binary):
+    with stack_via_relay(binary, "contract-partition", 3422) as (relay, b):
+        assert http_get(b.url + "/api/leaderboard/fresh", 5)[0] == 200
+        relay.partition()
+        took = []
+        t_end = time.monotonic() + 6
+        while time.monotonic() < t_end:
+            t0 = time.monotonic()
+            s, body = http_get(b.url + "/api/leaderboard/fresh", 10)
+            took.append((round(time.monotonic() - t0, 2), s))
+        relay.heal()
+        slow = [t for t, s in took if t > 1.5]
+        assert all(s == 503 for _, s in took), took
+        assert not slow, f"with DEPENDENCY_TIMEOUT_MS=1000, answers took {took} (seconds, status)"
+
+
+def test_a_game_whose_live_state_redis_lost_does_not_stay_active_for_ever(binary):
+    with Stack("contract-redis-loss", binary) as st:
+        redis = st.start_redis(6373)
+        db = st.shared_database()
+        b = st.new_backend().start()
+        token, game = start_game(b.url, f"rl_{secrets.token_hex(3)}")
+        gid, card = game["gameId"], game["cards"][0]["id"]
+        redis.cli("FLUSHALL")
+        s, _, flip = call(b.url, "POST", f"/api/game/{gid}/flip", {"cardId": card}, token=token)
+        assert 400 <= s < 500, (s, flip)
+        time.sleep(3)  # a few expiry sweeps
+        s_get, _, got = call(b.url, "GET", f"/api/game/{gid}", token=token)
+        stored = db.sql(f"SELECT status FROM games WHERE id = '{gid}'")
+        s_stats, body = http_get(b.url + "/api/leaderboard/stats", 5)
+        assert stored != "active", (
+            f"after FLUSHALL the game can never be played again (flip: {s} {flip.get('error')}), yet PostgreSQL "
+            f"keeps it 'active' (GET /api/game/{{id}}: {s_get} status {(got or {}).get('game', {}).get('status')}; "
+            f"stats: {body[:200]!r}); nothing will settle it: it counts as an active game for ever")
