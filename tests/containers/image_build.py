@@ -184,7 +184,7 @@ def expand(value, variables):
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: variables.get(m.group(1) or m.group(2), ""), value)
 
 
-def run_stage(name, steps, global_args, context, stage_roots, env):
+def run_stage(name, steps, global_args, context, stage_roots, env, build_args):
     """Carries out one stage in its own directory (its root filesystem); returns the stage's WORKDIR."""
     patterns = ignore_patterns(context)
     root_dir = stage_roots[name]
@@ -207,8 +207,11 @@ def run_stage(name, steps, global_args, context, stage_roots, env):
                 env[k] = expand(v, variables)
                 variables[k] = env[k]
         elif keyword == "ARG":
-            name_, _, default = args.partition("=")
-            variables[name_] = default
+            # Docker: a build argument wins over the default; a bare ARG takes the global one; RUN sees it.
+            name_, sep, default = args.partition("=")
+            if not sep:
+                default = global_args.get(name_, "")
+            variables[name_] = env[name_] = build_args.get(name_, default)
         elif keyword == "COPY":
             if workdir is None:
                 raise Fail(f"{name}: COPY before WORKDIR")
@@ -248,7 +251,7 @@ def http_json(method, path, body=None, timeout=5):
         return resp.status, json.loads(resp.read())
 
 
-def runtime_check(binary, uid, gid):
+def runtime_check(binary, uid, gid, revision):
     """The built binary as the runtime stage runs it: non-root, read-only root, tmpfs at /tmp."""
     db = "hmg_containers_" + secrets.token_hex(4)
     prefix = f"hmg_ct_{secrets.token_hex(4)}:"
@@ -298,13 +301,17 @@ def runtime_check(binary, uid, gid):
             uids = next(line.split()[1:] for line in f if line.startswith("Uid:"))
         if set(uids) != {uid}:
             raise Fail(f"the server runs as uid {uids}, not {uid}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{RUNTIME_PORT}/metrics", timeout=5) as resp:
+            metrics = resp.read().decode()
+        if not re.search(rf'^build_info{{[^}}]*revision="{re.escape(revision)}"', metrics, re.MULTILINE):
+            raise Fail(f"build_info does not carry the build argument REVISION={revision}")
         # The image's HEALTHCHECK command, against this server.
         hc = subprocess.run([binary, "healthcheck"], env={"PATH": "/usr/bin:/bin", "PORT": str(RUNTIME_PORT)},
                             capture_output=True, text=True, timeout=10)
         if hc.returncode != 0:
             raise Fail(f"`humor-memory-game healthcheck` failed against a ready server: {hc.stderr}")
         print(f"runtime: ready as uid {uid} on a read-only root (tmpfs /tmp), PostgreSQL + Redis, "
-              "a game started, HEALTHCHECK ok")
+              f"a game started, build_info revision {revision}, HEALTHCHECK ok")
     finally:
         proc.terminate()
         try:
@@ -343,12 +350,14 @@ def main():
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "USER")}
         env["CARGO_TARGET_DIR"] = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target", "image-build"))
         env["CARGO_NET_OFFLINE"] = "true"  # CI reaches crates.io, but the root build already fetched everything
+        # As `docker-compose build` passes it (GIT_REVISION): checked below in build_info{revision}.
+        build_args = {"REVISION": head}
         t0 = time.monotonic()
         stage_roots, workdirs = {}, {}
         for name in emulated:
             stage_roots[name] = os.path.join(tmp, "stage-" + name)
             os.makedirs(stage_roots[name])
-            workdirs[name] = run_stage(name, all_stages[name], global_args, context, stage_roots, env)
+            workdirs[name] = run_stage(name, all_stages[name], global_args, context, stage_roots, env, build_args)
         workdir = workdirs["build"]
         root_dir = stage_roots["build"]
         print(f"stages {emulated} finished in {time.monotonic() - t0:.0f}s")
@@ -385,7 +394,7 @@ def main():
         if not opts.no_runtime_check:
             with open(DOCKERFILE, encoding="utf-8") as f:
                 uid, gid = runtime_user(f.read())
-            runtime_check(binary, uid, gid)
+            runtime_check(binary, uid, gid, build_args["REVISION"])
     finally:
         if opts.keep:
             print(f"kept {tmp}")
