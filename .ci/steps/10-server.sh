@@ -23,3 +23,6 @@ grep -q 'env: DB_HOST' "$ARTIFACTS/server-help.txt"
 export REQUIRE_SERVICES=1
 # The README's test command.
 timed cargo test --locked
+# The optional OpenTelemetry feature (off by default) still builds, is lint-clean and exports spans.
+timed cargo clippy -p humor-server --all-targets --features otel --locked -- -D warnings
+timed cargo test -p humor-server --features otel --test otel --locked

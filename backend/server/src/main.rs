@@ -59,7 +59,7 @@ fn main() -> ExitCode {
                 }
             }
             Command::Migrate => {
-                telemetry::init(&config);
+                let _telemetry = telemetry::init(&config);
                 let result = async {
                     let state = startup::build(config, Arc::new(SystemClock))?;
                     startup::migrate_only(&state).await
@@ -77,7 +77,7 @@ fn main() -> ExitCode {
                 }
             }
             Command::Serve | Command::Contract => {
-                telemetry::init(&config);
+                let telemetry = telemetry::init(&config);
                 let addr = SocketAddr::new(config.host, config.port);
                 let listener = match tokio::net::TcpListener::bind(addr).await {
                     Ok(l) => l,
@@ -98,13 +98,16 @@ fn main() -> ExitCode {
                 } else if addr.ip().is_loopback() || addr.ip().is_unspecified() {
                     tracing::info!("🎮 the game is at http://localhost:{}", addr.port());
                 }
-                match startup::run_until(state, listener, startup::shutdown_signal()).await {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        tracing::error!(error = %e, "server failed");
-                        ExitCode::FAILURE
-                    }
-                }
+                let code =
+                    match startup::run_until(state, listener, startup::shutdown_signal()).await {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            tracing::error!(error = %e, "server failed");
+                            ExitCode::FAILURE
+                        }
+                    };
+                telemetry.shutdown();
+                code
             }
         }
     })

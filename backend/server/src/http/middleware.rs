@@ -55,7 +55,24 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
         .unwrap_or_else(|| "unmatched".into());
     let path = req.uri().path().to_string();
     metrics::gauge!("http_requests_in_flight").increment(1.0);
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    #[cfg(feature = "otel")]
+    let (span, run) = {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %format!("{method} {route}"),
+            http.request.method = %method,
+            http.route = %route,
+            request_id = %id,
+            http.response.status_code = tracing::field::Empty,
+        );
+        (span.clone(), next.run(req).instrument(span))
+    };
+    #[cfg(not(feature = "otel"))]
+    let run = next.run(req);
+    let mut response = REQUEST_ID.scope(id.clone(), run).await;
+    #[cfg(feature = "otel")]
+    span.record("http.response.status_code", response.status().as_u16());
     metrics::gauge!("http_requests_in_flight").decrement(1.0);
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
