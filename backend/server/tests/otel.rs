@@ -7,13 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Requests a collector received: (path, body).
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A minimal OTLP/HTTP collector: accepts POSTs and keeps their paths and bodies.
-async fn collector() -> (u16, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+async fn collector() -> (u16, Received) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let got: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let got: Received = Arc::default();
     let store = got.clone();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
