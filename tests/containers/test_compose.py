@@ -397,3 +397,20 @@ def test_a_filled_env_passes_the_strong_secret_check(dotenv_project):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_compose_and_kubernetes_run_the_same_third_party_images(config):
+    """One version of PostgreSQL, Redis, Prometheus, Alertmanager and Grafana across the guide's two stacks."""
+    k8s_images = set()
+    for name in sorted(os.listdir(repo_path("k8s"))):
+        if name.endswith(".yaml"):
+            with open(repo_path("k8s", name), encoding="utf-8") as f:
+                k8s_images |= set(re.findall(r'^\s*image:\s*"?([^"\s]+)"?\s*$', f.read(), re.MULTILINE))
+    by_repo = {}
+    for image in k8s_images:
+        by_repo.setdefault(image.rsplit(":", 1)[0], set()).add(image)
+    for service in ("postgres", "redis", "prometheus", "alertmanager", "grafana"):
+        image = config["model"]["services"][service]["image"]
+        repo = image.rsplit(":", 1)[0]
+        assert repo in by_repo, f"{service}: {repo} is not used in k8s/"
+        assert by_repo[repo] == {image}, f"{service}: compose runs {image}, Kubernetes {sorted(by_repo[repo])}"
