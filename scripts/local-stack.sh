@@ -2,19 +2,23 @@
 # The compose topology on one machine without Docker, to see the production shape locally (and for CI):
 #
 #   proxy nginx   :3000        nginx/nginx.conf, unchanged; `backend` -> 127.0.0.2 and 127.0.0.3, `frontend` ->
-#                              127.0.0.4 through a private /etc/hosts
+#                              127.0.0.9 through a private /etc/hosts
 #   frontend nginx :8080       frontend/nginx.conf, unchanged, serving frontend/public/
 #                              (both as their containers run: unprivileged, read-only root, tmpfs /tmp; see
 #                              scripts/local-stack/run-nginx.sh)
-#   backend 1, 2  127.0.0.2:3001, 127.0.0.3:3001   the server binary with compose's settings
+#   backend 1, 2  127.0.0.2:3001, 127.0.0.3:3001   the server binary with compose's settings (up to 7
+#                              replicas, 127.0.0.2-127.0.0.8, with `scale N`)
 #   Redis         127.0.0.1:6380   its own redis-server, password as in compose (REDISCLI_AUTH)
 #   PostgreSQL    127.0.0.1:5432   a private database hmg_containers_<random> on the local server
 #
-# usage: scripts/local-stack.sh up|down|status|check|stop-backend N|start-backend N
+# usage: scripts/local-stack.sh up|down|status|check|scale N|stop-backend N|start-backend N
 #   up             start everything (needs root for the nginx namespaces, nginx, redis-server, psql)
 #   check          the guide's checks through the proxy, including a whole game
 #   down           stop every process by its PID, drop the database
-#   stop-backend N / start-backend N   take replica N (1 or 2) away or bring it back, to watch failover
+#   scale N        run N backend replicas and restart the proxy's view of them: what
+#                  `docker-compose up -d --scale backend=N && docker-compose restart nginx` does
+#   stop-backend N / start-backend N   take replica N away or bring it back, to watch failover (the proxy
+#                  keeps it in its list, as compose's nginx keeps a stopped container's address)
 #
 # Settings (environment): HMG_BIN (default target/release/humor-memory-game), LOCAL_STACK_DIR (default
 # target/local-stack), LOCAL_STACK_REDIS_PORT (6380), PGHOST/PGPORT/PGUSER for the local PostgreSQL
@@ -32,8 +36,8 @@ export PGHOST PGPORT PGUSER
 # compose's demo values (docker-compose.yml), so the stack behaves like `docker-compose up` on a fresh clone.
 DEMO_PASSWORD=gamepass123
 DEMO_JWT_SECRET=your-super-secret-jwt-key
-BACKEND_ADDRS=(127.0.0.2 127.0.0.3)
-FRONTEND_ADDR=127.0.0.4
+MAX_REPLICAS=7      # replica N listens on 127.0.0.(N+1)
+FRONTEND_ADDR=127.0.0.9
 BACKEND_PORT=3001   # the container port (docs/contract.json listen.port.container)
 PROXY_URL=http://127.0.0.1:3000
 
@@ -84,12 +88,54 @@ port_free() { # address, port
 
 db_name() { cat "$STATE/database" 2>/dev/null; }
 
+replica_addr() { echo "127.0.0.$(($1 + 1))"; }
+
+# The proxy's view of the compose service names: `backend` resolves to every replica, as Docker's DNS answers.
+# Rewritten in place (same inode): the proxy's namespace sees this file through a bind mount.
+write_hosts() { # number of replicas
+  local n content
+  content="127.0.0.1 localhost"$'\n'
+  for n in $(seq 1 "$1"); do content+="$(replica_addr "$n") backend"$'\n'; done
+  content+="$FRONTEND_ADDR frontend"$'\n'
+  printf '%s' "$content" > "$STATE/hosts"
+}
+
+proxy_workers() { # master PID: its worker PIDs, sorted (its other children are the log relays)
+  local c
+  for c in $(pgrep -P "$1"); do
+    tr '\0' ' ' < "/proc/$c/cmdline" 2>/dev/null | grep -q '^nginx: worker' && echo "$c"
+  done | sort
+}
+
+# docker-compose up -d --scale backend=N && docker-compose restart nginx
+cmd_scale() {
+  local want=$1 have n pid
+  db_name >/dev/null || die "no stack recorded in $STATE (scripts/local-stack.sh up first)"
+  have=$(cat "$STATE/replicas")
+  for n in $(seq $((have + 1)) "$want"); do start_backend "$n"; done
+  for n in $(seq $((want + 1)) "$have"); do stop_one "backend-$n" 30; say "backend $n stopped"; done
+  echo "$want" > "$STATE/replicas"
+  write_hosts "$want"
+  # A reload, not a restart: nginx resolves `backend` again when it reads its config (SIGHUP). Wait until the
+  # old workers are gone, so every request from now on sees the new list.
+  pid=$(pid_of proxy) || die "the proxy is not running"
+  local old
+  old=$(proxy_workers "$pid")
+  kill -HUP "$pid"
+  for _ in $(seq 1 100); do
+    [ -z "$(comm -12 <(echo "$old") <(proxy_workers "$pid"))" ] && break
+    sleep 0.1
+  done
+  [ -z "$(comm -12 <(echo "$old") <(proxy_workers "$pid"))" ] || die "the proxy's old workers did not exit"
+  say "$want replicas; the proxy re-read its upstreams"
+}
+
 backend_env() { # replica number (1-based): the backend's environment, as compose sets it
   local n=$1
   cat <<EOF
 NODE_ENV=production
 PORT=$BACKEND_PORT
-HOST=${BACKEND_ADDRS[$((n - 1))]}
+HOST=$(replica_addr "$n")
 DB_HOST=$PGHOST
 DB_PORT=$PGPORT
 DB_NAME=$(db_name)
@@ -111,7 +157,8 @@ EOF
 
 start_backend() {
   local n=$1
-  local addr=${BACKEND_ADDRS[$((n - 1))]}
+  local addr
+  addr=$(replica_addr "$n")
   pid_of "backend-$n" >/dev/null && die "backend $n is already running"
   port_free "$addr" "$BACKEND_PORT" || die "$addr:$BACKEND_PORT is already in use"
   local envs=()
@@ -171,12 +218,8 @@ cmd_up() {
   wait_http "http://127.0.0.1:8080/health" 20 || die "the frontend nginx did not start (see $STATE/logs/frontend.error.log)"
   say "frontend nginx on :8080 (pid $(pid_of frontend))"
 
-  # The proxy's view of the compose service names.
-  {
-    echo "127.0.0.1 localhost"
-    for a in "${BACKEND_ADDRS[@]}"; do echo "$a backend"; done
-    echo "$FRONTEND_ADDR frontend"
-  } > "$STATE/hosts"
+  echo 2 > "$STATE/replicas"
+  write_hosts 2
   "$ROOT/scripts/local-stack/run-nginx.sh" --conf "$ROOT/nginx/nginx.conf" --hosts "$STATE/hosts" \
     < /dev/null >> "$STATE/logs/proxy.access.log" 2>> "$STATE/logs/proxy.error.log" &
   record_pid proxy $! "nginx: master"
@@ -191,10 +234,11 @@ cmd_down() {
   stop_one proxy 10
   stop_one frontend 10
   # The backends drain first (DRAIN_DELAY_SECONDS 5 + SHUTDOWN_TIMEOUT_SECONDS 20).
-  local waits=()
-  stop_one backend-1 30 & waits+=($!)
-  stop_one backend-2 30 & waits+=($!)
-  wait "${waits[@]}"
+  local waits=() n
+  for n in $(seq 1 "$MAX_REPLICAS"); do
+    if [ -f "$STATE/pids/backend-$n.pid" ]; then stop_one "backend-$n" 30 & waits+=($!); fi
+  done
+  if [ ${#waits[@]} -gt 0 ]; then wait "${waits[@]}"; fi
   stop_one redis 10
   local db
   db=$(db_name || true)
@@ -202,14 +246,16 @@ cmd_down() {
     psql -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null && say "dropped database $db"
     rm -f "$STATE/database"
   fi
-  rm -f "$STATE/rate-limit"
+  rm -f "$STATE/rate-limit" "$STATE/replicas"
   rm -rf "$STATE/redis"
   say "stopped (logs kept in $STATE/logs)"
 }
 
 cmd_status() {
   local name pid rc=0
-  for name in proxy frontend backend-1 backend-2 redis; do
+  local replicas
+  replicas=$(cat "$STATE/replicas" 2>/dev/null || echo 2)
+  for name in proxy frontend $(seq -f 'backend-%g' 1 "$replicas") redis; do
     if pid=$(pid_of "$name"); then echo "$name: up (pid $pid)"; else echo "$name: down"; rc=1; fi
   done
   echo "database: $(db_name || echo none)"
@@ -265,11 +311,15 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     check) cmd_check ;;
+    scale)
+      local n=${2:-}
+      [[ $n =~ ^[1-7]$ ]] || die "scale needs a number of replicas, 1 to $MAX_REPLICAS"
+      cmd_scale "$n" ;;
     stop-backend|start-backend)
       local n=${2:-}
-      [[ $n =~ ^[12]$ ]] || die "$cmd needs a replica number, 1 or 2"
+      [[ $n =~ ^[1-7]$ ]] || die "$cmd needs a replica number, 1 to $MAX_REPLICAS"
       if [ "$cmd" = stop-backend ]; then stop_one "backend-$n" 30; say "backend $n stopped"; else start_backend "$n"; fi ;;
-    *) die "usage: scripts/local-stack.sh up|down|status|check|stop-backend N|start-backend N" ;;
+    *) die "usage: scripts/local-stack.sh up|down|status|check|scale N|stop-backend N|start-backend N" ;;
   esac
 }
 

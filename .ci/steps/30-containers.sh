@@ -53,7 +53,7 @@ trap '"$ROOT/scripts/local-stack.sh" down || true' EXIT
 # guide's checks and a whole game pass under compose's 300 as well).
 RATE_LIMIT_MAX_REQUESTS=100000 "$ROOT/scripts/local-stack.sh" up
 "$ROOT/scripts/local-stack.sh" check
-pytest_run live test_frontend_nginx.py test_proxy.py test_proxy_faults.py
+pytest_run live test_frontend_nginx.py test_proxy.py test_proxy_faults.py test_scaling.py
 "$ROOT/scripts/local-stack.sh" down
 trap - EXIT
 
