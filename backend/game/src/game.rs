@@ -99,14 +99,15 @@ pub enum GameError {
     NotFinished,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutcomeKind {
     Hit,
     Miss,
 }
 
 /// The result of the second flip of an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub kind: OutcomeKind,
     pub cards: [usize; 2],
@@ -114,10 +115,10 @@ pub struct Outcome {
     pub points: u32,
     /// The pair speed bonus (0 on a miss or a slow pair).
     pub pair_bonus: u32,
-    pub message: &'static str,
+    pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlipOutcome {
     pub card: usize,
     /// Cards turned face down before this flip (the previous miss).
@@ -125,6 +126,15 @@ pub struct FlipOutcome {
     pub outcome: Option<Outcome>,
     /// True when this flip found the last pair.
     pub completed: bool,
+}
+
+/// The last operation that changed a game, named by the caller (an idempotency key), with the
+/// flips it made: a retry of that same operation is answered from here instead of being applied
+/// again (even when the first attempt's answer was lost with the process that computed it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedOp {
+    pub id: String,
+    pub flips: Vec<FlipOutcome>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +155,9 @@ pub struct Game {
     /// Paused time already accounted for (each pause capped at [`MAX_PAUSE_MS`]).
     pub paused_ms: i64,
     pub finished_at: Option<Millis>,
+    /// Absent in games stored by earlier releases.
+    #[serde(default)]
+    pub last_op: Option<AppliedOp>,
 }
 
 /// Everything needed to deal a new game.
@@ -187,6 +200,7 @@ impl Game {
             paused_at: None,
             paused_ms: 0,
             finished_at: None,
+            last_op: None,
         }
     }
 
@@ -333,7 +347,7 @@ impl Game {
                 cards: [first, second],
                 points: rules.points_per_pair,
                 pair_bonus,
-                message: messages::hit(rng),
+                message: messages::hit(rng).to_string(),
             }
         } else {
             self.attempt = Attempt::Missed { first, second };
@@ -343,7 +357,7 @@ impl Game {
                 cards: [first, second],
                 points: 0,
                 pair_bonus: 0,
-                message: messages::miss(rng),
+                message: messages::miss(rng).to_string(),
             }
         }
     }
@@ -404,6 +418,11 @@ impl Game {
             }
             _ => self.ensure_playable(),
         }
+    }
+
+    /// The stored result of operation `id`, if it was the last one applied.
+    pub fn applied(&self, id: &str) -> Option<&AppliedOp> {
+        self.last_op.as_ref().filter(|op| op.id == id)
     }
 
     pub fn pauses_left(&self) -> u8 {
@@ -596,6 +615,16 @@ mod tests {
         g.flip(&ia, T0, &mut rng).expect("flip");
         let out = g.flip(&ib, T0 + 10_001, &mut rng).expect("flip");
         assert_eq!(out.outcome.map(|o| o.pair_bonus), Some(0));
+    }
+
+    #[test]
+    fn games_stored_by_an_earlier_release_still_load() {
+        let (g, _) = new_game(Difficulty::Easy, 12);
+        let mut json: serde_json::Value = serde_json::to_value(&g).expect("serialize");
+        json.as_object_mut().expect("object").remove("last_op");
+        let back: Game = serde_json::from_value(json).expect("deserialize without last_op");
+        assert_eq!(back.last_op, None);
+        assert_eq!(back.cards, g.cards);
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub use cards::{Face, CATEGORIES, FACES};
 pub use daily::DailyChallenge;
 pub use difficulty::{Difficulty, Rules};
 pub use game::{
-    Attempt, Card, CardState, FlipOutcome, Game, GameError, GameStatus, Outcome, OutcomeKind,
-    MAX_PAUSES, MAX_PAUSE_MS,
+    AppliedOp, Attempt, Card, CardState, FlipOutcome, Game, GameError, GameStatus, Outcome,
+    OutcomeKind, MAX_PAUSES, MAX_PAUSE_MS,
 };
 pub use scoring::{Achievement, Performance, ScoreBreakdown};
 pub use username::{Username, UsernameError};

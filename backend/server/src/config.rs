@@ -260,7 +260,7 @@ pub struct Settings {
         help_heading = "Operations"
     )]
     pub shutdown_timeout_seconds: u64,
-    /// Time limit of one Redis call (a database transaction gets three times as long) before the API answers 503.
+    /// Time limit of one database or Redis call before the API answers 503.
     #[arg(
         long,
         env = "DEPENDENCY_TIMEOUT_MS",

@@ -30,6 +30,10 @@ impl DependencyStatus {
             .and_then(|s| s.map(|t| t.elapsed()))
     }
 
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Relaxed);
+    }
+
     fn record(&self, pooled_ok: bool, fresh_ok: bool) {
         self.up.store(pooled_ok, Ordering::Relaxed);
         if let Ok(mut since) = self.local_failure_since.lock() {
@@ -44,6 +48,7 @@ impl DependencyStatus {
 
 pub struct Health {
     started: AtomicBool,
+    started_tx: tokio::sync::watch::Sender<bool>,
     draining: AtomicBool,
     pub database: DependencyStatus,
     /// None when live state is in memory.
@@ -62,6 +67,7 @@ impl Health {
     pub fn new(with_redis: bool, grace: Duration) -> Health {
         Health {
             started: AtomicBool::new(false),
+            started_tx: tokio::sync::watch::Sender::new(false),
             draining: AtomicBool::new(false),
             database: DependencyStatus::default(),
             redis: with_redis.then(DependencyStatus::default),
@@ -72,6 +78,14 @@ impl Health {
 
     pub fn mark_started(&self) {
         self.started.store(true, Ordering::SeqCst);
+        self.started_tx.send_replace(true);
+    }
+
+    /// Waits until start-up completes, at most `limit`; true when it has.
+    pub async fn wait_started(&self, limit: Duration) -> bool {
+        let mut rx = self.started_tx.subscribe();
+        let started = tokio::time::timeout(limit, rx.wait_for(|s| *s)).await;
+        matches!(started, Ok(Ok(_)))
     }
 
     pub fn is_started(&self) -> bool {
@@ -110,34 +124,44 @@ impl Health {
 }
 
 impl AppState {
-    /// Probes the dependencies once: pooled round trip, and a fresh connection when it fails.
+    /// Probes the dependencies once (both at the same time). A failed pooled round trip marks the
+    /// dependency down at once (requests then fail fast); only then is a fresh connection tried, to
+    /// tell "our pool is wedged" (readiness) from "it is down for everyone".
     pub async fn probe_dependencies(&self) {
-        let timeout = self.config.dependency_timeout * 2;
-        let db_ok = matches!(
-            tokio::time::timeout(timeout, self.store.ping()).await,
-            Ok(Ok(()))
-        );
-        let db_fresh = db_ok
-            || matches!(
-                tokio::time::timeout(timeout, self.store.ping_fresh()).await,
-                Ok(Ok(()))
-            );
-        self.health.database.record(db_ok, db_fresh);
-        metrics::gauge!("dependency_up", "dependency" => "database")
-            .set(f64::from(u8::from(db_ok)));
-        if let Some(status) = &self.health.redis {
+        let timeout = self.config.dependency_timeout;
+        let database = async {
             let ok = matches!(
-                tokio::time::timeout(timeout, self.live.ping()).await,
+                tokio::time::timeout(timeout, self.store.ping()).await,
                 Ok(Ok(()))
             );
+            self.health.database.set_up(ok);
+            metrics::gauge!("dependency_up", "dependency" => "database")
+                .set(f64::from(u8::from(ok)));
             let fresh = ok
                 || matches!(
-                    tokio::time::timeout(timeout, self.live.ping_fresh()).await,
+                    tokio::time::timeout(timeout, self.store.ping_fresh()).await,
                     Ok(Ok(()))
                 );
-            status.record(ok, fresh);
-            metrics::gauge!("dependency_up", "dependency" => "redis").set(f64::from(u8::from(ok)));
-        }
+            self.health.database.record(ok, fresh);
+        };
+        let redis = async {
+            if let Some(status) = &self.health.redis {
+                let ok = matches!(
+                    tokio::time::timeout(timeout, self.live.ping()).await,
+                    Ok(Ok(()))
+                );
+                status.set_up(ok);
+                metrics::gauge!("dependency_up", "dependency" => "redis")
+                    .set(f64::from(u8::from(ok)));
+                let fresh = ok
+                    || matches!(
+                        tokio::time::timeout(timeout, self.live.ping_fresh()).await,
+                        Ok(Ok(()))
+                    );
+                status.record(ok, fresh);
+            }
+        };
+        tokio::join!(database, redis);
         if let Ok(Ok(n)) = tokio::time::timeout(timeout, self.live.unsettled_games()).await {
             metrics::gauge!("game_sessions_active").set(n as f64);
         }

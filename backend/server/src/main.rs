@@ -95,7 +95,7 @@ fn main() -> ExitCode {
                 };
                 if state.assets.is_empty() {
                     tracing::info!("built without the web game: serving the API only");
-                } else if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+                } else if addr.ip().is_loopback() {
                     tracing::info!("🎮 the game is at http://localhost:{}", addr.port());
                 }
                 let code =

@@ -32,7 +32,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
     };
     let pool = PoolOptions {
         max_connections: config.db_max_connections,
-        acquire_timeout: config.dependency_timeout * 2,
+        acquire_timeout: config.dependency_timeout,
         statement_timeout: Duration::from_secs(5).max(config.dependency_timeout * 3),
     };
     let store: Arc<dyn Store> =
@@ -133,12 +133,13 @@ async fn try_initialize(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Background work: dependency probes every 2 s, the expiry sweep every second.
+/// Background work: dependency probes every second, the expiry sweep every second, and every
+/// minute the expiry of games whose live state was lost.
 fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let probe = {
         let state = state.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -155,12 +156,23 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = 0;
             loop {
                 tick.tick().await;
                 if state.health.is_started() {
                     if let Err(e) = state.sweep_once().await {
                         tracing::debug!(error = %e, "expiry sweep skipped");
                     }
+                    if n % 60 == 0 {
+                        match state.expire_lost_games().await {
+                            Ok(0) => {}
+                            Ok(count) => {
+                                tracing::warn!(count, "expired games whose live state was lost")
+                            }
+                            Err(e) => tracing::debug!(error = %e, "lost-game sweep skipped"),
+                        }
+                    }
+                    n += 1;
                 }
             }
         })

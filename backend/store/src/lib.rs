@@ -198,6 +198,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn game(&self, id: Uuid) -> Result<Option<GameRecord>>;
 
+    /// Records as expired every game still `active` that started before `started_before_ms`:
+    /// past any possible deadline, so its live state is gone (e.g. Redis lost it). Returns how many.
+    async fn expire_stale_games(&self, started_before_ms: i64, now_ms: i64) -> Result<u64>;
+
     /// Whether the player already started the daily challenge of `date`.
     async fn daily_started(&self, player_id: Uuid, date: &str) -> Result<bool>;
 
@@ -229,6 +233,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the pool (graceful shutdown).
     async fn close(&self);
+
+    /// Replaces the connection pool with a fresh one: after an outage, pooled connections can be
+    /// dead while new ones work (the monitor calls this when it sees exactly that).
+    async fn reset_pool(&self) {}
 }
 
 /// Pool and timeout settings shared by both engines.

@@ -13,7 +13,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub struct PgStore {
-    pool: PgPool,
+    /// Replaced by a fresh pool when the old one's connections are found dead (see `reset_pool`).
+    pool: std::sync::RwLock<PgPool>,
+    options: PgPoolOptions,
     connect: PgConnectOptions,
     acquire_timeout: Duration,
 }
@@ -69,24 +71,29 @@ impl PgStore {
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("humor-memory-game")
             .options([("statement_timeout", statement_timeout.as_str())]);
-        let pool = PgPoolOptions::new()
+        let pool_options = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
-            // A ping per checkout would double the round trips; a broken connection surfaces as
-            // an error once and is then discarded by the pool.
-            .test_before_acquire(false)
-            .connect_lazy_with(connect.clone());
+            // A ping per checkout costs a round trip, but after an outage the pool's dead
+            // connections are replaced here instead of failing the next requests one by one.
+            .test_before_acquire(true);
+        let pool = pool_options.clone().connect_lazy_with(connect.clone());
         Ok(PgStore {
-            pool,
+            pool: std::sync::RwLock::new(pool),
+            options: pool_options,
             connect,
             acquire_timeout: options.acquire_timeout,
         })
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// The current pool (a cheap handle).
+    pub fn pool(&self) -> PgPool {
+        match self.pool.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }
 
@@ -216,12 +223,12 @@ impl Store for PgStore {
         // once; an older binary ignores migrations it does not know (expand/contract rollbacks).
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         migrator.set_ignore_missing(true);
-        observe("migrate", async { Ok(migrator.run(&self.pool).await?) }).await
+        observe("migrate", async { Ok(migrator.run(&self.pool()).await?) }).await
     }
 
     async fn ping(&self) -> Result<()> {
         observe("ping", async {
-            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            sqlx::query("SELECT 1").execute(&self.pool()).await?;
             Ok(())
         })
         .await
@@ -247,12 +254,12 @@ impl Store for PgStore {
             )
             .bind(key)
             .bind(init)
-            .execute(&self.pool)
+            .execute(&self.pool())
             .await?;
             Ok(
                 sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                     .bind(key)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.pool())
                     .await?,
             )
         })
@@ -261,7 +268,7 @@ impl Store for PgStore {
 
     async fn claim_player(&self, username: &str, now_ms: i64) -> Result<(Player, bool)> {
         observe("claim_player", async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool().begin().await?;
             let created = sqlx::query(concat!("INSERT INTO players (id, username, username_key, created_at_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (username_key) DO NOTHING RETURNING ", player_columns!()))
             .bind(Uuid::new_v4())
@@ -299,7 +306,7 @@ impl Store for PgStore {
                 " FROM players WHERE username_key = $1"
             ))
             .bind(username.to_ascii_lowercase())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await?
             .as_ref()
             .map(player)
@@ -316,7 +323,7 @@ impl Store for PgStore {
                 " FROM players WHERE id = $1"
             ))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await?
             .as_ref()
             .map(player)
@@ -327,7 +334,7 @@ impl Store for PgStore {
 
     async fn insert_game(&self, g: &NewGameRecord) -> Result<()> {
         observe("insert_game", async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool().begin().await?;
             sqlx::query(
                 "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
                  VALUES ($1, $2, $3, $4, 'active', $5)",
@@ -359,7 +366,7 @@ impl Store for PgStore {
 
     async fn finish_game(&self, g: &FinishedGame) -> Result<bool> {
         observe("finish_game", async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool().begin().await?;
             let updated = sqlx::query(
                 "UPDATE games SET status = $2, score = $3, moves = $4, misses = $5, pairs_found = $6, \
                    time_ms = $7, finished_at_ms = $8, result = $9, pauses = $10 \
@@ -410,11 +417,39 @@ impl Store for PgStore {
                 " FROM games g JOIN players p ON p.id = g.player_id WHERE g.id = $1"
             ))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await?
             .as_ref()
             .map(game)
             .transpose()
+        })
+        .await
+    }
+
+    async fn expire_stale_games(&self, started_before_ms: i64, now_ms: i64) -> Result<u64> {
+        observe("expire_stale_games", async {
+            let mut tx = self.pool().begin().await?;
+            let rows = sqlx::query(
+                "WITH stale AS (UPDATE games SET status = 'expired', finished_at_ms = $2 \
+                   WHERE status = 'active' AND started_at_ms < $1 RETURNING difficulty) \
+                 SELECT difficulty, COUNT(*) AS n FROM stale GROUP BY difficulty",
+            )
+            .bind(started_before_ms)
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut total = 0u64;
+            for r in &rows {
+                let (difficulty, n): (String, i64) = (r.try_get("difficulty")?, r.try_get("n")?);
+                sqlx::query("UPDATE difficulty_stats SET games_expired = games_expired + $2 WHERE difficulty = $1")
+                    .bind(&difficulty)
+                    .bind(n)
+                    .execute(&mut *tx)
+                    .await?;
+                total += n as u64;
+            }
+            tx.commit().await?;
+            Ok(total)
         })
         .await
     }
@@ -425,7 +460,7 @@ impl Store for PgStore {
                 sqlx::query("SELECT 1 FROM games WHERE player_id = $1 AND daily_date = $2")
                     .bind(player_id)
                     .bind(date)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.pool())
                     .await?
                     .is_some(),
             )
@@ -451,7 +486,7 @@ impl Store for PgStore {
             .bind(board.key())
             .bind((to - from + 1).max(0))
             .bind(from - 1)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await?;
             rows.iter()
                 .enumerate()
@@ -466,7 +501,7 @@ impl Store for PgStore {
             Ok(
                 sqlx::query_scalar("SELECT players FROM leaderboard_sizes WHERE board = $1")
                     .bind(board.key())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.pool())
                     .await?
                     .unwrap_or(0),
             )
@@ -480,7 +515,7 @@ impl Store for PgStore {
             let Some(row) = sqlx::query(concat!("SELECT ", board_columns!(), " FROM leaderboard_entries WHERE board = $1 AND player_id = $2"))
             .bind(&key)
             .bind(player_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await?
             else {
                 return Ok(None);
@@ -496,7 +531,7 @@ impl Store for PgStore {
             .bind(mine.best_time_ms)
             .bind(mine.best_completed_at_ms)
             .bind(player_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.pool())
             .await?;
             Ok(Some(BoardRow {
                 rank: ahead + 1,
@@ -509,14 +544,14 @@ impl Store for PgStore {
     async fn stats(&self) -> Result<GlobalStats> {
         observe("stats", async {
             let players: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'players'")
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.pool())
                 .await?
                 .unwrap_or(0);
             let rows = sqlx::query(
                 "SELECT difficulty, games_started, games_completed, games_expired, games_abandoned, \
                    total_score, max_score::BIGINT AS max_score, total_time_ms FROM difficulty_stats",
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await?;
             let mut by_difficulty = Vec::with_capacity(rows.len());
             for r in &rows {
@@ -537,7 +572,7 @@ impl Store for PgStore {
                  FROM games g JOIN players p ON p.id = g.player_id WHERE g.status = 'completed' \
                  ORDER BY g.time_ms ASC, g.finished_at_ms ASC LIMIT 1",
             )
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.pool())
             .await?
             .as_ref()
             .map(score_row)
@@ -568,11 +603,11 @@ impl Store for PgStore {
             .bind(player_id)
             .bind(limit)
             .bind(offset)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await?;
             let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM games WHERE player_id = $1")
                 .bind(player_id)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.pool())
                 .await?;
             Ok((rows.iter().map(game).collect::<Result<Vec<_>>>()?, total))
         })
@@ -587,7 +622,7 @@ impl Store for PgStore {
                  ORDER BY g.finished_at_ms DESC LIMIT $1",
             )
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await?
             .iter()
             .map(score_row)
@@ -604,7 +639,7 @@ impl Store for PgStore {
                  ORDER BY g.score DESC, g.time_ms ASC, g.finished_at_ms ASC LIMIT $1",
             )
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.pool())
             .await?
             .iter()
             .map(score_row)
@@ -614,6 +649,16 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.pool().close().await;
+    }
+
+    async fn reset_pool(&self) {
+        let fresh = self.options.clone().connect_lazy_with(self.connect.clone());
+        let old = match self.pool.write() {
+            Ok(mut p) => std::mem::replace(&mut *p, fresh),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), fresh),
+        };
+        // Requests holding the old pool finish with it; its idle (dead) connections go now.
+        tokio::spawn(async move { old.close().await });
     }
 }

@@ -555,6 +555,37 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn expire_stale_games(&self, started_before_ms: i64, now_ms: i64) -> Result<u64> {
+        observe(
+            "expire_stale_games",
+            self.write(move |conn| {
+                Box::pin(async move {
+                    let rows = sqlx::query(
+                        "UPDATE games SET status = 'expired', finished_at_ms = ?2 \
+                         WHERE status = 'active' AND started_at_ms < ?1 RETURNING difficulty",
+                    )
+                    .bind(started_before_ms)
+                    .bind(now_ms)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let mut per: std::collections::BTreeMap<String, i64> = Default::default();
+                    for r in &rows {
+                        *per.entry(r.try_get::<String, _>("difficulty")?).or_default() += 1;
+                    }
+                    for (difficulty, n) in &per {
+                        sqlx::query("UPDATE difficulty_stats SET games_expired = games_expired + ?2 WHERE difficulty = ?1")
+                            .bind(difficulty)
+                            .bind(n)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(rows.len() as u64)
+                })
+            }),
+        )
+        .await
+    }
+
     async fn daily_started(&self, player_id: Uuid, date: &str) -> Result<bool> {
         observe("daily_started", async {
             Ok(

@@ -626,3 +626,46 @@ async fn a_failing_write_among_concurrent_writes_changes_nothing_else() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn games_left_active_past_any_deadline_are_expired_once() {
+    each_engine(|name, store| async move {
+        let (p, _) = store.claim_player("orphan", T0).await.expect("claim");
+        let old = new_game(&store, p.id, Difficulty::Hard, None, T0).await;
+        let recent = new_game(&store, p.id, Difficulty::Hard, None, T0 + 3_600_000).await;
+        assert_eq!(
+            store
+                .expire_stale_games(T0 + 1, T0 + 3_700_000)
+                .await
+                .expect("expire"),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .expire_stale_games(T0 + 1, T0 + 3_700_000)
+                .await
+                .expect("again"),
+            0,
+            "{name}"
+        );
+        assert_eq!(
+            store.game(old).await.expect("game").expect("row").status,
+            "expired"
+        );
+        assert_eq!(
+            store.game(recent).await.expect("game").expect("row").status,
+            "active"
+        );
+        let hard = store
+            .stats()
+            .await
+            .expect("stats")
+            .by_difficulty
+            .into_iter()
+            .find(|d| d.difficulty == "hard")
+            .expect("hard");
+        assert_eq!(hard.games_expired, 1, "{name}");
+    })
+    .await;
+}

@@ -125,6 +125,7 @@ impl ApiError {
             ApiError::RateLimited {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
+            ApiError::IdempotencyInProgress => Some(1),
             ApiError::Timeout
             | ApiError::App(AppError::Unavailable(_))
             | ApiError::App(AppError::Starting) => Some(2),

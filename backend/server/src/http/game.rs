@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{invalid, Fields, JsonObject};
+use super::middleware::OpId;
 use super::respond::{private, public};
 use crate::service::games::{Found, StartCommand};
 use crate::service::{AppError, Auth};
@@ -13,6 +14,7 @@ use crate::views::{
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
 use humor_game::scoring::{self, max_score};
 use humor_game::{deck, Difficulty, FlipOutcome, Game, OutcomeKind, Username, CATEGORIES, FACES};
 use serde::{Deserialize, Serialize};
@@ -488,6 +490,7 @@ fn stored_view(r: &humor_store::GameRecord) -> GameView {
 pub async fn flip(
     State(state): State<AppState>,
     auth: Auth,
+    op: Option<Extension<OpId>>,
     Path(game_id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
@@ -496,22 +499,30 @@ pub async fn flip(
     let card_id = card_id_field(&mut f, "cardId");
     f.finish()?;
     let card_id = card_id.ok_or_else(|| invalid("cardId", "is required"))?;
-    let (game, outcome, result) = state.flip(id, card_id, auth).await?;
+    let flipped = state.flip(id, card_id, auth, op_id(&op)).await?;
+    let (game, result) = (&flipped.game, flipped.result.clone());
+    let outcome = flipped
+        .outcomes
+        .first()
+        .ok_or_else(|| ApiError::App(AppError::Internal("flip without outcome".into())))?;
     let now = state.clock.now_ms();
-    Ok(private(
-        StatusCode::OK,
-        &FlipResponse {
-            success: true,
-            card: card_view(&game, outcome.card),
-            turned_down: outcome
-                .turned_down
-                .iter()
-                .map(|&i| game.cards[i].id.clone())
-                .collect(),
-            outcome: outcome_view(&game, &outcome),
-            game: GameView::of(&game, now),
-            result,
-        },
+    Ok(replayed(
+        flipped.replayed,
+        private(
+            StatusCode::OK,
+            &FlipResponse {
+                success: true,
+                card: card_view(game, outcome.card),
+                turned_down: outcome
+                    .turned_down
+                    .iter()
+                    .map(|&i| game.cards[i].id.clone())
+                    .collect(),
+                outcome: outcome_view(game, outcome),
+                game: GameView::of(game, now),
+                result,
+            },
+        ),
     ))
 }
 
@@ -526,6 +537,7 @@ pub async fn flip(
 pub async fn match_pair(
     State(state): State<AppState>,
     auth: Auth,
+    op: Option<Extension<OpId>>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
@@ -547,7 +559,13 @@ pub async fn match_pair(
     let (Some(id), Some(c1), Some(c2)) = (game_id, c1, c2) else {
         return Err(invalid("gameId", "is required"));
     };
-    let (game, [_, second], result) = state.match_pair(id, c1, c2, auth).await?;
+    let flipped = state.match_pair(id, c1, c2, auth, op_id(&op)).await?;
+    let (game, result, was_replayed) = (flipped.game, flipped.result, flipped.replayed);
+    let second = flipped
+        .outcomes
+        .last()
+        .cloned()
+        .ok_or_else(|| ApiError::App(AppError::Internal("match without outcome".into())))?;
     let now = state.clock.now_ms();
     let out = second
         .outcome
@@ -560,35 +578,53 @@ pub async fn match_pair(
         name: game.cards[i].face().name.into(),
     };
     let view = GameView::of(&game, now);
-    Ok(private(
-        StatusCode::OK,
-        &MatchResponse {
-            success: true,
-            is_match,
-            points_earned: out.points + out.pair_bonus,
-            message: if second.completed {
-                format!(
-                    "🎉 Congratulations! Game completed! Final score: {}! 🏆",
-                    result.as_ref().map_or(view.score, |r| r.final_score)
-                )
-            } else {
-                out.message.to_string()
-            },
-            matched: is_match.then(|| MatchDetails {
-                card1: card(out.cards[0]),
-                card2: card(out.cards[1]),
+    Ok(replayed(
+        was_replayed,
+        private(
+            StatusCode::OK,
+            &MatchResponse {
+                success: true,
+                is_match,
                 points_earned: out.points + out.pair_bonus,
-                bonus_points: out.pair_bonus,
-                is_speed_bonus: out.pair_bonus > 0,
-            }),
-            game: MatchGame {
-                matches_found: view.pairs_found,
-                is_complete: second.completed,
-                game: view,
+                message: if second.completed {
+                    format!(
+                        "🎉 Congratulations! Game completed! Final score: {}! 🏆",
+                        result.as_ref().map_or(view.score, |r| r.final_score)
+                    )
+                } else {
+                    out.message.to_string()
+                },
+                matched: is_match.then(|| MatchDetails {
+                    card1: card(out.cards[0]),
+                    card2: card(out.cards[1]),
+                    points_earned: out.points + out.pair_bonus,
+                    bonus_points: out.pair_bonus,
+                    is_speed_bonus: out.pair_bonus > 0,
+                }),
+                game: MatchGame {
+                    matches_found: view.pairs_found,
+                    is_complete: second.completed,
+                    game: view,
+                },
+                result,
             },
-            result,
-        },
+        ),
     ))
+}
+
+fn op_id(op: &Option<Extension<OpId>>) -> Option<&str> {
+    op.as_ref().map(|Extension(OpId(id))| id.as_str())
+}
+
+/// Marks an answer that was rebuilt for a retry of an operation already applied.
+fn replayed(was_replayed: bool, mut response: Response) -> Response {
+    if was_replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    response
 }
 
 async fn game_only(state: &AppState, game: Game) -> Response {
@@ -612,10 +648,13 @@ async fn game_only(state: &AppState, game: Game) -> Response {
 pub async fn pause(
     State(state): State<AppState>,
     auth: Auth,
+    op: Option<Extension<OpId>>,
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let game = state.pause(parse_game_id(&game_id)?, auth).await?;
-    Ok(game_only(&state, game).await)
+    let (game, was_replayed) = state
+        .pause(parse_game_id(&game_id)?, auth, op_id(&op))
+        .await?;
+    Ok(replayed(was_replayed, game_only(&state, game).await))
 }
 
 #[utoipa::path(post, path = "/api/game/{gameId}/resume", tag = "game",
@@ -628,10 +667,13 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     auth: Auth,
+    op: Option<Extension<OpId>>,
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let game = state.resume(parse_game_id(&game_id)?, auth).await?;
-    Ok(game_only(&state, game).await)
+    let (game, was_replayed) = state
+        .resume(parse_game_id(&game_id)?, auth, op_id(&op))
+        .await?;
+    Ok(replayed(was_replayed, game_only(&state, game).await))
 }
 
 #[utoipa::path(post, path = "/api/game/{gameId}/abandon", tag = "game",
@@ -644,10 +686,13 @@ pub async fn resume(
 pub async fn abandon(
     State(state): State<AppState>,
     auth: Auth,
+    op: Option<Extension<OpId>>,
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let game = state.abandon(parse_game_id(&game_id)?, auth).await?;
-    Ok(game_only(&state, game).await)
+    let (game, was_replayed) = state
+        .abandon(parse_game_id(&game_id)?, auth, op_id(&op))
+        .await?;
+    Ok(replayed(was_replayed, game_only(&state, game).await))
 }
 
 #[utoipa::path(post, path = "/api/game/complete", tag = "game", request_body = CompleteRequest,

@@ -109,6 +109,9 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
     response
 }
 
+/// How long an API request waits for start-up before answering 503 `starting`.
+const START_WAIT: Duration = Duration::from_secs(2);
+
 fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
@@ -137,7 +140,9 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     if !is_api(path) || is_exempt(path) || req.method() == Method::OPTIONS {
         return next.run(req).await;
     }
-    if !state.health.is_started() {
+    // A request that arrives in the first moments of a (re)start waits for it instead of failing:
+    // behind a proxy without readiness checks, an in-place restart then loses nothing.
+    if !state.health.is_started() && !state.health.wait_started(START_WAIT).await {
         return ApiError::App(AppError::Starting).into_response();
     }
     let client = client_key(&state, &req);
@@ -188,8 +193,10 @@ fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: Dura
     headers.insert("ratelimit-reset", HeaderValue::from(reset.as_secs().max(1)));
 }
 
-/// How long a key is locked while its first request runs.
-const IDEMPOTENCY_LOCK: Duration = Duration::from_secs(30);
+/// The lease on a key while its first request runs; renewed every second until the request ends,
+/// so a replica that dies mid-request frees the key within this long.
+const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(3);
+const IDEMPOTENCY_RENEW: Duration = Duration::from_secs(1);
 /// How long a stored response is replayed.
 const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(24 * 3600);
 const MAX_BODY: usize = 16 * 1024;
@@ -200,6 +207,16 @@ struct Stored {
     body: String,
 }
 
+/// What identifies a request's content (a key reused with another body is refused).
+pub fn idempotency_fingerprint(path: &str, body: &[u8]) -> String {
+    hex_sha256(&[b"POST", path.as_bytes(), body])
+}
+
+/// Where the answer to `key` sent by `scope` (token or client address) to `path` is kept.
+pub fn idempotency_store_key(scope: &str, path: &str, key: &str) -> String {
+    hex_sha256(&[scope.as_bytes(), path.as_bytes(), key.as_bytes()])
+}
+
 fn hex_sha256(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
@@ -208,6 +225,10 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The operation id of a request that carries an `Idempotency-Key` (scoped to its caller and path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpId(pub String);
 
 /// Replays the stored response of a `POST` retried with the same `Idempotency-Key`.
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -240,16 +261,23 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         return ApiError::PayloadTooLarge.into_response();
     };
     let path = parts.uri.path().to_string();
-    let fingerprint = hex_sha256(&[b"POST", path.as_bytes(), &bytes]);
-    let store_key = hex_sha256(&[scope.as_bytes(), path.as_bytes(), key.as_bytes()]);
+    let fingerprint = idempotency_fingerprint(&path, &bytes);
+    let store_key = idempotency_store_key(&scope, &path, &key);
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    // Handlers that change a game record this id in it, so a retry after a lost answer (even one
+    // lost with its replica) is answered instead of applied twice.
+    req.extensions_mut().insert(OpId(store_key.clone()));
+    if state.redis_known_down() {
+        // The request itself will answer a fast 503; nothing can be recorded now.
+        return next.run(req).await;
+    }
     let begin = tokio::time::timeout(
         state.config.dependency_timeout * 2,
         state
             .live
-            .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LOCK),
+            .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LEASE),
     )
     .await;
-    let req = Request::from_parts(parts, Body::from(bytes));
     match begin {
         Ok(Ok(crate::live::IdempotencyBegin::New)) => {}
         Ok(Ok(crate::live::IdempotencyBegin::InProgress { fingerprint: fp })) => {
@@ -289,7 +317,23 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         // The live state is unavailable: the request itself will say so.
         _ => return next.run(req).await,
     }
-    let response = next.run(req).await;
+    let response = {
+        let renew = {
+            let (state, key, fp) = (state.clone(), store_key.clone(), fingerprint.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(IDEMPOTENCY_RENEW).await;
+                    let _ = state
+                        .live
+                        .idempotency_extend(&key, &fp, IDEMPOTENCY_LEASE)
+                        .await;
+                }
+            })
+        };
+        let response = next.run(req).await;
+        renew.abort();
+        response
+    };
     let status = response.status();
     let keep = !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS);
     let (parts, body) = response.into_parts();

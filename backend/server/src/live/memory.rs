@@ -156,6 +156,23 @@ impl LiveState for MemoryState {
         }
     }
 
+    async fn idempotency_extend(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        lock_for: Duration,
+    ) -> Result<(), LiveError> {
+        let mut inner = self.lock()?;
+        if let Some((until, IdempotencyBegin::InProgress { fingerprint: fp })) =
+            inner.idempotency.get_mut(key)
+        {
+            if fp == fingerprint {
+                *until = Instant::now() + lock_for;
+            }
+        }
+        Ok(())
+    }
+
     async fn idempotency_store(
         &self,
         key: &str,

@@ -87,6 +87,15 @@ pub trait LiveState: Send + Sync + 'static {
         lock_for: Duration,
     ) -> Result<IdempotencyBegin, LiveError>;
 
+    /// Extends the in-progress lease of `key` while its request still runs (a lease, so a crashed
+    /// holder frees the key within `lock_for`).
+    async fn idempotency_extend(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        lock_for: Duration,
+    ) -> Result<(), LiveError>;
+
     async fn idempotency_store(
         &self,
         key: &str,

@@ -24,6 +24,7 @@ pub struct RedisState {
     settle: Script,
     rate: Script,
     cache_get: Script,
+    extend: Script,
 }
 
 // KEYS: game hash, due zset. ARGV: json, ttl ms, due_at, id.
@@ -54,6 +55,11 @@ local c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return c";
 
+// KEYS: idempotency key. ARGV: in-progress marker, lease ms.
+const EXTEND: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0";
+
 // KEYS: generation counter. ARGV: key prefix, cache key.
 const CACHE_GET: &str = r"
 local g = redis.call('GET', KEYS[1]) or '0'
@@ -78,6 +84,7 @@ impl RedisState {
             settle: Script::new(SETTLE),
             rate: Script::new(RATE),
             cache_get: Script::new(CACHE_GET),
+            extend: Script::new(EXTEND),
         })
     }
 
@@ -325,6 +332,27 @@ impl LiveState for RedisState {
                 _ => Err(LiveError::Corrupt("idempotency record".into())),
             },
         }
+    }
+
+    async fn idempotency_extend(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        lock_for: Duration,
+    ) -> Result<(), LiveError> {
+        let k = self.key(&["idem", key]);
+        let marker = format!("P{fingerprint}");
+        let ms = lock_for.as_millis() as u64;
+        self.run("idempotency_extend", |mut c| async move {
+            self.extend
+                .key(k)
+                .arg(marker)
+                .arg(ms)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn idempotency_store(

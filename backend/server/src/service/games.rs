@@ -10,11 +10,12 @@ use crate::views::{DifficultyView, GameResult, PlayerView, RankView};
 use humor_game::daily::format_date;
 use humor_game::game::NewGame;
 use humor_game::{
-    deck, DailyChallenge, Difficulty, FlipOutcome, Game, GameError, GameStatus, Username,
+    deck, AppliedOp, DailyChallenge, Difficulty, FlipOutcome, Game, GameError, GameStatus, Username,
 };
 use humor_store::{
     Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, StoreError,
 };
+use std::time::Duration;
 use uuid::Uuid;
 
 /// How many times a request re-reads a game another request changed under it.
@@ -33,6 +34,15 @@ pub struct StartCommand {
 pub enum Found {
     Live(Game),
     Stored(GameRecord),
+}
+
+/// What a flip (or the two flips of `match`) did.
+pub struct Flipped {
+    pub game: Game,
+    pub outcomes: Vec<FlipOutcome>,
+    pub result: Option<GameResult>,
+    /// True when this answered a retry of an operation that was already applied.
+    pub replayed: bool,
 }
 
 pub struct DailyInfo {
@@ -127,18 +137,18 @@ impl AppState {
             daily: game.daily.clone(),
             started_at_ms: now,
         };
-        match self.db_raw(self.store.insert_game(&record)).await? {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(AppError::DailyAlreadyPlayed),
-            Err(e) => return Err(e.into()),
-        }
-        if let Err(e) = self.live(self.live.create_game(&game)).await {
-            // Never playable: record it as abandoned rather than leave it "active" forever.
-            let _ = self
-                .db(self
-                    .store
-                    .finish_game(&finished_record(&game, FinalStatus::Abandoned, now)))
-                .await;
+        // Live state first: if the database write then fails, the live copy is unreachable (its id
+        // was never answered) and the sweep removes it at its deadline, leaving no trace anywhere.
+        self.live(self.live.create_game(&game)).await?;
+        let stored = match self.db_raw(self.store.insert_game(&record)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(StoreError::Conflict(_))) => Err(AppError::DailyAlreadyPlayed),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            // Off the schedule at once, so it never counts as an active game.
+            let _ = self.live(self.live.settle_game(game.id)).await;
             return Err(e);
         }
         metrics::counter!("games_started_total", "difficulty" => difficulty.as_str()).increment(1);
@@ -148,23 +158,44 @@ impl AppState {
     /// Loads a live game, applies `op` and stores the result atomically; retries when another
     /// request changed the game first. On error nothing changes, except that a game found past
     /// its deadline is expired (and recorded) before `GameError::Expired` is returned.
+    ///
+    /// With an operation id (from `Idempotency-Key`), the id and the flips the operation made are
+    /// stored with the game in the same compare-and-set; a retry of the last operation is then
+    /// answered from there (`replay`) instead of being applied again, even when the first answer
+    /// was lost with the replica that computed it. The bool is true for such a replay.
     async fn mutate<T>(
         &self,
         id: Uuid,
         auth: Auth,
+        op_id: Option<&str>,
         op: impl Fn(&mut Game, i64) -> Result<T, GameError>,
-    ) -> Result<(Game, T), AppError> {
+        record: impl Fn(&T) -> Vec<FlipOutcome>,
+        replay: impl Fn(&AppliedOp) -> Option<T>,
+    ) -> Result<(Game, T, bool), AppError> {
         for _ in 0..CAS_ATTEMPTS {
             let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await?
             else {
                 return Err(self.not_live(id, auth).await);
             };
             auth.require(game.player_id)?;
+            if let Some(t) = op_id.and_then(|o| game.applied(o)).and_then(&replay) {
+                if !game.status.is_live() {
+                    // An outage may have kept the first attempt from recording the end.
+                    self.settle(&game).await?;
+                }
+                return Ok((game, t, true));
+            }
             let now = self.clock.now_ms();
             let expired = game.tick(now);
             let outcome = op(&mut game, now);
             if outcome.is_err() && !expired {
                 return Err(outcome.err().map(AppError::Game).unwrap_or(AppError::Busy));
+            }
+            if let (Some(o), Ok(t)) = (op_id, &outcome) {
+                game.last_op = Some(AppliedOp {
+                    id: o.to_string(),
+                    flips: record(t),
+                });
             }
             let due_at = if game.status.is_live() {
                 game.deadline()
@@ -181,11 +212,63 @@ impl AppState {
                 self.settle(&game).await?;
             }
             return match outcome {
-                Ok(t) if !expired => Ok((game, t)),
+                Ok(t) if !expired => Ok((game, t, false)),
                 _ => Err(AppError::Game(GameError::Expired)),
             };
         }
         Err(AppError::Busy)
+    }
+
+    /// A game the database still calls active although its live state is gone (Redis lost it):
+    /// it can never be played again, so it is stored as expired (never ranked).
+    async fn expire_lost(&self, record: &GameRecord) -> Result<(), AppError> {
+        let difficulty: Difficulty = record
+            .difficulty
+            .parse()
+            .map_err(|_| AppError::Internal(format!("stored difficulty {}", record.difficulty)))?;
+        let now = self.clock.now_ms();
+        let lost = FinishedGame {
+            id: record.id,
+            player_id: record.player_id,
+            username: record.username.clone(),
+            difficulty,
+            daily: record.daily.clone(),
+            status: FinalStatus::Expired,
+            score: record.score,
+            moves: record.moves,
+            misses: record.misses,
+            pairs_found: record.pairs_found,
+            time_ms: record.time_ms,
+            pauses: record.pauses,
+            finished_at_ms: now,
+            result: None,
+        };
+        if self.db(self.store.finish_game(&lost)).await? {
+            metrics::counter!("games_expired_total", "difficulty" => difficulty.as_str())
+                .increment(1);
+            tracing::warn!(game = %record.id, "a game's live state was lost; stored as expired");
+        }
+        Ok(())
+    }
+
+    /// Expires games still active in the database long after any possible deadline (their live
+    /// state was lost and nobody asked about them again). Returns how many.
+    pub async fn expire_lost_games(&self) -> Result<u64, AppError> {
+        let longest = Difficulty::ALL
+            .iter()
+            .map(|d| d.rules().time_limit_ms)
+            .max()
+            .unwrap_or(0);
+        let bound =
+            longest + i64::from(humor_game::MAX_PAUSES) * humor_game::MAX_PAUSE_MS + 5 * 60_000;
+        let now = self.clock.now_ms();
+        let n = tokio::time::timeout(
+            Duration::from_secs(30),
+            self.store.expire_stale_games(now - bound, now),
+        )
+        .await
+        .map_err(|_| AppError::Unavailable("database"))??;
+        Ok(n)
     }
 
     /// Why a game is not in the live state (checked only for its owner).
@@ -199,7 +282,10 @@ impl AppState {
                     "completed" => AppError::Game(GameError::Completed),
                     "expired" => AppError::Game(GameError::Expired),
                     "abandoned" => AppError::Game(GameError::Abandoned),
-                    _ => AppError::GameNotFound,
+                    _ => match self.expire_lost(&record).await {
+                        Ok(()) => AppError::Game(GameError::Expired),
+                        Err(e) => e,
+                    },
                 }
             }
             Ok(None) => AppError::GameNotFound,
@@ -212,13 +298,31 @@ impl AppState {
         id: Uuid,
         card_id: &str,
         auth: Auth,
-    ) -> Result<(Game, FlipOutcome, Option<GameResult>), AppError> {
-        let (game, outcome) = self
-            .mutate(id, auth, |g, now| g.flip(card_id, now, &mut rand::rng()))
+        op_id: Option<&str>,
+    ) -> Result<Flipped, AppError> {
+        let (game, outcome, replayed) = self
+            .mutate(
+                id,
+                auth,
+                op_id,
+                |g, now| g.flip(card_id, now, &mut rand::rng()),
+                |o| vec![o.clone()],
+                |applied| match applied.flips.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => None,
+                },
+            )
             .await?;
-        record_flip(&game, &outcome);
+        if !replayed {
+            record_flip(&game, &outcome);
+        }
         let result = self.completion_result(&game, outcome.completed).await;
-        Ok((game, outcome, result))
+        Ok(Flipped {
+            game,
+            outcomes: vec![outcome],
+            result,
+            replayed,
+        })
     }
 
     /// The compatibility call: both cards of an attempt at once.
@@ -228,34 +332,86 @@ impl AppState {
         first: &str,
         second: &str,
         auth: Auth,
-    ) -> Result<(Game, [FlipOutcome; 2], Option<GameResult>), AppError> {
-        let (game, outcomes) = self
-            .mutate(id, auth, |g, now| {
-                if g.attempt_in_progress() {
-                    return Err(GameError::AttemptInProgress);
-                }
-                let a = g.flip(first, now, &mut rand::rng())?;
-                let b = g.flip(second, now, &mut rand::rng())?;
-                Ok([a, b])
-            })
+        op_id: Option<&str>,
+    ) -> Result<Flipped, AppError> {
+        let (game, outcomes, replayed) = self
+            .mutate(
+                id,
+                auth,
+                op_id,
+                |g, now| {
+                    if g.attempt_in_progress() {
+                        return Err(GameError::AttemptInProgress);
+                    }
+                    let a = g.flip(first, now, &mut rand::rng())?;
+                    let b = g.flip(second, now, &mut rand::rng())?;
+                    Ok(vec![a, b])
+                },
+                |o| o.clone(),
+                |applied| (applied.flips.len() == 2).then(|| applied.flips.clone()),
+            )
             .await?;
-        for o in &outcomes {
-            record_flip(&game, o);
+        if !replayed {
+            for o in &outcomes {
+                record_flip(&game, o);
+            }
         }
-        let result = self.completion_result(&game, outcomes[1].completed).await;
-        Ok((game, outcomes, result))
+        let completed = outcomes.last().is_some_and(|o| o.completed);
+        let result = self.completion_result(&game, completed).await;
+        Ok(Flipped {
+            game,
+            outcomes,
+            result,
+            replayed,
+        })
     }
 
-    pub async fn pause(&self, id: Uuid, auth: Auth) -> Result<Game, AppError> {
-        Ok(self.mutate(id, auth, |g, now| g.pause(now)).await?.0)
+    /// Pause, resume or abandon: no flips, so a replay is the game as it is now.
+    async fn control(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+        op: impl Fn(&mut Game, i64) -> Result<(), GameError>,
+    ) -> Result<(Game, bool), AppError> {
+        let (game, (), replayed) = self
+            .mutate(
+                id,
+                auth,
+                op_id,
+                op,
+                |_| Vec::new(),
+                |applied| applied.flips.is_empty().then_some(()),
+            )
+            .await?;
+        Ok((game, replayed))
     }
 
-    pub async fn resume(&self, id: Uuid, auth: Auth) -> Result<Game, AppError> {
-        Ok(self.mutate(id, auth, |g, now| g.resume(now)).await?.0)
+    pub async fn pause(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<(Game, bool), AppError> {
+        self.control(id, auth, op_id, |g, now| g.pause(now)).await
     }
 
-    pub async fn abandon(&self, id: Uuid, auth: Auth) -> Result<Game, AppError> {
-        Ok(self.mutate(id, auth, |g, now| g.abandon(now)).await?.0)
+    pub async fn resume(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<(Game, bool), AppError> {
+        self.control(id, auth, op_id, |g, now| g.resume(now)).await
+    }
+
+    pub async fn abandon(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<(Game, bool), AppError> {
+        self.control(id, auth, op_id, |g, now| g.abandon(now)).await
     }
 
     /// The game for its owner, brought up to date (an overdue game is expired on the way).

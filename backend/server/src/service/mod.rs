@@ -115,11 +115,11 @@ impl AppState {
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<Result<T, StoreError>, AppError> {
         // While the monitor sees the database down, answer at once instead of waiting for timeouts
-        // (it probes every 2 s, so recovery is noticed within 2 s).
+        // (it probes every second, so recovery is noticed within a second).
         if self.health.is_started() && !self.health.database.is_up() {
             return Err(AppError::Unavailable("database"));
         }
-        tokio::time::timeout(self.config.dependency_timeout * 3, fut)
+        tokio::time::timeout(self.config.dependency_timeout, fut)
             .await
             .map_err(|_| AppError::Unavailable("database"))
     }
@@ -132,7 +132,7 @@ impl AppState {
         if self.redis_known_down() {
             return Err(AppError::Unavailable("redis"));
         }
-        tokio::time::timeout(self.config.dependency_timeout * 3, fut)
+        tokio::time::timeout(self.config.dependency_timeout, fut)
             .await
             .map_err(|_| AppError::Unavailable("redis"))?
             .map_err(Into::into)

@@ -372,6 +372,7 @@ impl TestApp {
 pub struct CutProxy {
     pub addr: SocketAddr,
     cut: Arc<std::sync::atomic::AtomicBool>,
+    frozen: tokio::sync::watch::Sender<bool>,
     links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -385,6 +386,8 @@ impl CutProxy {
         let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
         let (c, l) = (cut.clone(), links.clone());
+        let frozen = tokio::sync::watch::Sender::new(false);
+        let freeze = frozen.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if c.load(std::sync::atomic::Ordering::SeqCst) {
@@ -392,9 +395,18 @@ impl CutProxy {
                     continue;
                 }
                 let up = upstream.clone();
+                let mut frozen_rx = freeze.subscribe();
                 let task = tokio::spawn(async move {
+                    let frozen_now = *frozen_rx.borrow();
+                    if frozen_now {
+                        // A partition: the connection opens, then nothing ever comes back.
+                        std::future::pending::<()>().await;
+                    }
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(up).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = async { let _ = frozen_rx.wait_for(|f| *f).await; } => std::future::pending::<()>().await,
+                        }
                     }
                 });
                 if let Ok(mut v) = l.lock() {
@@ -405,9 +417,15 @@ impl CutProxy {
         CutProxy {
             addr,
             cut,
+            frozen,
             links,
             accept,
         }
+    }
+
+    /// A network partition: connections stay open but every byte is swallowed.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
     }
 
     pub fn cut(&self) {
@@ -421,6 +439,13 @@ impl CutProxy {
 
     pub fn restore(&self) {
         self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.frozen.send_replace(false);
+        // Frozen links never recover (like a real partition's dead connections): drop them.
+        if let Ok(mut v) = self.links.lock() {
+            for t in v.drain(..) {
+                t.abort();
+            }
+        }
     }
 }
 

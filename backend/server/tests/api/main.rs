@@ -5,4 +5,5 @@ mod game;
 mod helpers;
 mod identity;
 mod operations;
+mod resilience;
 mod robustness;

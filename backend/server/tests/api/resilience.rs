@@ -1,0 +1,384 @@
+//! What the reliability scenarios found, each pinned by a test: lost answers, outages between a
+//! move and its record, partitions, lost live state, failed starts and requests during start-up.
+
+use crate::helpers::{
+    backends, base_config, each_backend, host_port, spawn_config, spawn_with, Backend, CutProxy,
+    TestApp,
+};
+use humor_server::config::{DatabaseConfig, Secret};
+use humor_server::http::middleware::{idempotency_fingerprint, idempotency_store_key};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn no_tweak(_: &mut humor_server::Config) {}
+
+fn services() -> bool {
+    // Only meaningful with the real services; REQUIRE_SERVICES=1 turns their absence into a failure.
+    backends().contains(&Backend::Postgres)
+}
+
+async fn eventually<F, Fut>(limit: Duration, what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen within {limit:?}");
+}
+
+async fn keyed_flip(
+    app: &TestApp,
+    game: &str,
+    card: &str,
+    token: &str,
+    key: &str,
+) -> crate::helpers::Reply {
+    app.call_with(
+        Method::POST,
+        &format!("/api/game/{game}/flip"),
+        Some(json!({"cardId": card})),
+        Some(token),
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+/// Forgets the stored answer of a keyed flip, as if the replica that computed it died first.
+async fn lose_answer(app: &TestApp, game: &str, token: &str, key: &str) {
+    let store_key = idempotency_store_key(
+        &format!("Bearer {token}"),
+        &format!("/api/game/{game}/flip"),
+        key,
+    );
+    app.state
+        .live
+        .idempotency_release(&store_key)
+        .await
+        .expect("release");
+}
+
+#[tokio::test]
+async fn a_retry_whose_first_answer_was_lost_is_answered_not_applied_again() {
+    each_backend(no_tweak, |app| async move {
+        let (id, token, _) = app.start("lost_answer", "easy").await;
+        let (a, b) = app.pairs(&id).await[0].clone();
+        let first = keyed_flip(&app, &id, &a, &token, "k-first").await;
+        lose_answer(&app, &id, &token, "k-first").await;
+        let retry = keyed_flip(&app, &id, &a, &token, "k-first").await;
+        assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
+        assert_eq!(
+            retry
+                .headers
+                .get("idempotent-replayed")
+                .and_then(|v| v.to_str().ok()),
+            Some("true")
+        );
+        assert_eq!(retry.body["card"], first.body["card"]);
+        assert!(
+            retry.body["outcome"].is_null(),
+            "still the first flip of the attempt"
+        );
+        let second = keyed_flip(&app, &id, &b, &token, "k-second").await;
+        lose_answer(&app, &id, &token, "k-second").await;
+        let retry = keyed_flip(&app, &id, &b, &token, "k-second").await;
+        assert_eq!(retry.body["outcome"], second.body["outcome"]);
+        assert_eq!(retry.body["outcome"]["result"], "hit");
+        assert_eq!(
+            (
+                retry.body["game"]["moves"].as_u64(),
+                retry.body["game"]["pairsFound"].as_u64()
+            ),
+            (Some(1), Some(1))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_crashed_holders_lease_frees_its_key_within_seconds() {
+    let app = spawn_with(Backend::Sqlite, &|_| {}).await;
+    let (id, token, _) = app.start("lease", "easy").await;
+    let (a, _) = app.pairs(&id).await[0].clone();
+    let path = format!("/api/game/{id}/flip");
+    let body = serde_json::to_vec(&json!({"cardId": a})).expect("json");
+    let store_key = idempotency_store_key(&format!("Bearer {token}"), &path, "k-crash");
+    // A replica took the key and died before answering.
+    app.state
+        .live
+        .idempotency_begin(
+            &store_key,
+            &idempotency_fingerprint(&path, &body),
+            Duration::from_secs(3),
+        )
+        .await
+        .expect("begin");
+    let busy = keyed_flip(&app, &id, &a, &token, "k-crash").await;
+    assert_eq!(
+        (busy.status, busy.code()),
+        (StatusCode::CONFLICT, "idempotency_in_progress")
+    );
+    assert_eq!(
+        busy.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let later = keyed_flip(&app, &id, &a, &token, "k-crash").await;
+    assert_eq!(
+        later.status,
+        StatusCode::OK,
+        "the lease expired: {:?}",
+        later.body
+    );
+}
+
+/// A second replica whose database connections go through a proxy the test can cut or freeze.
+async fn replica_behind_proxy(app: &TestApp) -> (TestApp, CutProxy) {
+    let DatabaseConfig::Postgres { url } = &app.state.config.database else {
+        panic!("postgres")
+    };
+    let target = host_port(url.expose());
+    let proxy = CutProxy::to(target.clone()).await;
+    let mut config = base_config(tempfile::tempdir().expect("dir").path());
+    config.database = DatabaseConfig::Postgres {
+        url: Secret::new(url.expose().replacen(&target, &proxy.addr.to_string(), 1)),
+    };
+    config.redis_url = app.state.config.redis_url.clone();
+    config.redis_key_prefix = app.state.config.redis_key_prefix.clone();
+    config.dependency_timeout = Duration::from_millis(500);
+    let replica = spawn_config(
+        Backend::Postgres,
+        config,
+        tempfile::tempdir().expect("dir"),
+        None,
+    )
+    .await;
+    (replica, proxy)
+}
+
+/// What this replica's monitor believes (metrics are process-wide, so tests ask the app itself).
+async fn database_down(app: &TestApp) -> bool {
+    !app.state.health.database.is_up()
+}
+
+#[tokio::test]
+async fn the_retry_of_a_move_that_failed_with_503_gets_the_moves_answer() {
+    if !services() {
+        return;
+    }
+    let app = spawn_with(Backend::Postgres, &|_| {}).await;
+    let (replica, proxy) = replica_behind_proxy(&app).await;
+    let (id, token, _) = replica.start("outage_last", "easy").await;
+    let pairs = replica.pairs(&id).await;
+    for (a, b) in &pairs[..pairs.len() - 1] {
+        replica.flip(&id, a, &token).await;
+        replica.flip(&id, b, &token).await;
+    }
+    let (a, b) = pairs[pairs.len() - 1].clone();
+    replica.flip(&id, &a, &token).await;
+    proxy.cut();
+    eventually(Duration::from_secs(5), "the database seen down", || {
+        database_down(&replica)
+    })
+    .await;
+    let failed = keyed_flip(&replica, &id, &b, &token, "k-last").await;
+    assert_eq!(
+        (failed.status, failed.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable")
+    );
+    proxy.restore();
+    eventually(Duration::from_secs(10), "the database back", || async {
+        !database_down(&replica).await
+    })
+    .await;
+    let retry = keyed_flip(&replica, &id, &b, &token, "k-last").await;
+    assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
+    assert_eq!(retry.body["outcome"]["result"], "hit");
+    assert_eq!(retry.body["result"]["finalScore"], 314);
+    let stats = replica.get("/api/scores/outage_last").await;
+    assert_eq!(stats.body["statistics"]["gamesCompleted"], 1);
+}
+
+#[tokio::test]
+async fn a_partition_answers_within_the_dependency_timeout_then_at_once() {
+    if !services() {
+        return;
+    }
+    let app = spawn_with(Backend::Postgres, &|_| {}).await;
+    let (replica, proxy) = replica_behind_proxy(&app).await;
+    proxy.freeze();
+    let mut took = Vec::new();
+    for _ in 0..6 {
+        let t = Instant::now();
+        let r = replica.get("/api/leaderboard/fresh").await;
+        took.push(t.elapsed());
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        took.iter().all(|d| *d < Duration::from_millis(900)),
+        "each within ~DEPENDENCY_TIMEOUT_MS (500 ms): {took:?}"
+    );
+    assert!(
+        took[took.len() - 1] < Duration::from_millis(100),
+        "once seen down, at once: {took:?}"
+    );
+    assert_eq!(replica.get("/health/live").await.status, StatusCode::OK);
+    proxy.restore();
+    eventually(Duration::from_secs(10), "recovery", || async {
+        replica.get("/api/leaderboard/fresh").await.status == StatusCode::OK
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_game_whose_live_state_was_lost_is_stored_as_expired() {
+    if !services() {
+        return;
+    }
+    let app = spawn_with(Backend::Postgres, &|_| {}).await;
+    let (id, token, _) = app.start("amnesia", "easy").await;
+    let card = app.pairs(&id).await[0].0.clone();
+    let redis_url = std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL");
+    let mut c = redis::Client::open(redis_url)
+        .and_then(|c| c.get_connection())
+        .expect("redis");
+    let prefix = app.state.config.redis_key_prefix.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut c)
+        .expect("keys");
+    let _: i64 = redis::cmd("DEL")
+        .arg(keys)
+        .query(&mut c)
+        .expect("flush this test's keys");
+    let r = app.flip(&id, &card, &token).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "game_expired"));
+    let view = app
+        .call(Method::GET, &format!("/api/game/{id}"), None, Some(&token))
+        .await;
+    assert_eq!(view.body["game"]["status"], "expired");
+    let stats = app.get("/api/leaderboard/stats").await;
+    assert_eq!(stats.body["statistics"]["overall"]["activeGames"], 0);
+    assert_eq!(stats.body["statistics"]["overall"]["expiredGames"], 1);
+    // Games nobody asks about again are expired by the sweep once past any possible deadline.
+    app.start("amnesia2", "expert").await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut c)
+        .expect("keys");
+    let _: i64 = redis::cmd("DEL").arg(keys).query(&mut c).expect("flush");
+    assert_eq!(
+        app.state.expire_lost_games().await.expect("sweep"),
+        0,
+        "not yet: it could still be played"
+    );
+    app.clock.advance_ms(51 * 60_000);
+    assert_eq!(app.state.expire_lost_games().await.expect("sweep"), 1);
+}
+
+#[tokio::test]
+async fn a_failed_start_leaves_no_trace() {
+    if !services() {
+        return;
+    }
+    let app = spawn_with(Backend::Postgres, &|_| {}).await;
+    let (replica, proxy) = replica_behind_proxy(&app).await;
+    replica.start("traceless", "easy").await;
+    let before = replica.get("/api/leaderboard/stats").await.body["statistics"]["overall"].clone();
+    proxy.cut();
+    eventually(Duration::from_secs(5), "the database seen down", || {
+        database_down(&replica)
+    })
+    .await;
+    let token = {
+        let r = app
+            .post("/api/scores/user", json!({"username": "traceless2"}), None)
+            .await;
+        r.body["player"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    };
+    let failed = replica
+        .post(
+            "/api/game/start",
+            json!({"username": "traceless2"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+    proxy.restore();
+    eventually(Duration::from_secs(10), "the database back", || async {
+        !database_down(&replica).await
+    })
+    .await;
+    let after = replica.get("/api/leaderboard/stats").await;
+    assert_eq!(after.status, StatusCode::OK, "{:?}", after.body);
+    let after = after.body["statistics"]["overall"].clone();
+    assert_eq!(after["totalGames"], before["totalGames"]);
+    assert_eq!(after["abandonedGames"], Value::from(0));
+    let history = replica.get("/api/scores/traceless2").await;
+    assert_eq!(history.body["history"]["total"], 0);
+}
+
+#[tokio::test]
+async fn requests_arriving_during_start_up_wait_for_it() {
+    if !services() {
+        return;
+    }
+    let app = spawn_with(Backend::Postgres, &|_| {}).await;
+    let DatabaseConfig::Postgres { url } = &app.state.config.database else {
+        panic!("postgres")
+    };
+    let target = host_port(url.expose());
+    let proxy = CutProxy::to(target.clone()).await;
+    proxy.cut();
+    let mut config = base_config(tempfile::tempdir().expect("dir").path());
+    config.database = DatabaseConfig::Postgres {
+        url: Secret::new(url.expose().replacen(&target, &proxy.addr.to_string(), 1)),
+    };
+    config.redis_url = app.state.config.redis_url.clone();
+    config.redis_key_prefix = app.state.config.redis_key_prefix.clone();
+    let clock = std::sync::Arc::new(humor_server::clock::ManualClock::new(
+        humor_server::clock::Clock::now_ms(&humor_server::clock::SystemClock),
+    ));
+    let state = humor_server::startup::build(config, clock).expect("build");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(humor_server::startup::run_until(state, listener, async {
+        let _ = rx.await;
+    }));
+    let request = tokio::spawn({
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/api/game/start"))
+                .json(&json!({"username": "early_riser"}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    proxy.restore();
+    let status = request.await.expect("join").expect("answered");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the request waited for start-up instead of failing"
+    );
+    let _ = tx.send(());
+    server.await.expect("join").expect("stop");
+}
