@@ -20,6 +20,7 @@ import concurrent.futures
 import glob
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,12 +64,13 @@ def schemathesis(rep: Report, url: str, out: Path, seconds: int) -> None:
     st_bin = Path(sys.executable).with_name("st")
     report_dir = out / "schemathesis"
     report_dir.mkdir(parents=True, exist_ok=True)
-    for old in report_dir.glob("*"):
-        old.unlink()
+    shutil.rmtree(report_dir, ignore_errors=True)
+    report_dir.mkdir(parents=True)
     cmd = ["taskset", "-c", DRIVER_CPUS, str(st_bin), "run", f"{url}/api/openapi.json", "--checks", "all",
            "--max-time", str(seconds), "--workers", "2", "--no-color", "--report", "json,junit",
            "--report-dir", str(report_dir), "--request-timeout", "15", "--generation-database", "none"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 240)
+    # In the report directory: schemathesis keeps a cache of failing cases in its working directory.
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 240, cwd=report_dir)
     (report_dir / "output.txt").write_text(r.stdout + r.stderr)
     reports = glob.glob(str(report_dir / "json-*.json"))
     if not reports:
