@@ -27,6 +27,16 @@ def wait_db(base: str, up: bool, timeout: float = 15) -> None:
     raise AssertionError(f"the database never looked {'up' if up else 'down'} to {base}")
 
 
+def retry_while_503(base: str, path: str, body: dict, token: str, key: str, seconds: float = 15):
+    """What a client does: the same request with the same key, after Retry-After, while the answer is 503."""
+    deadline = time.monotonic() + seconds
+    while True:
+        s, h, r = call(base, "POST", path, body, token=token, key=key)
+        if s != 503 or time.monotonic() > deadline:
+            return s, h, r
+        time.sleep(min(float(h.get("retry-after", "1") or 1), 2.0))
+
+
 @contextmanager
 def stack_via_relay(binary: str, name: str, relay_port: int):
     """One replica whose database connections go through a relay: `relay.close()` refuses them,
@@ -63,7 +73,7 @@ def test_the_retry_of_a_last_flip_that_failed_with_503_gets_the_result_not_409(b
         assert s == 503 and r["error"] == "dependency_unavailable" and h.get("retry-after"), (s, r)
         relay.start()
         wait_db(b.url, up=True)
-        s, _, r = call(b.url, "POST", f"/api/game/{gid}/flip", {"cardId": c2}, token=token, key=key)
+        s, _, r = retry_while_503(b.url, f"/api/game/{gid}/flip", {"cardId": c2}, token, key)
         assert s == 200 and r.get("result") and r["result"]["gameId"] == gid, \
             f"the retry of the failed last flip answered {s} {r.get('error', '')}: the failed request had changed " \
             "the game (docs/api.md: a request that fails never changes anything)"
@@ -80,7 +90,7 @@ def test_the_retry_of_an_abandon_that_failed_with_503_gets_the_game_not_409(bina
         assert s == 503 and r["error"] == "dependency_unavailable", (s, r)
         relay.start()
         wait_db(b.url, up=True)
-        s, _, r = call(b.url, "POST", f"/api/game/{gid}/abandon", {}, token=token, key=key)
+        s, _, r = retry_while_503(b.url, f"/api/game/{gid}/abandon", {}, token, key)
         assert s == 200 and r["game"]["status"] == "abandoned", \
             f"the retry of the failed abandon answered {s} {r.get('error', '')}: the failed request had changed " \
             "the game (docs/api.md: a request that fails never changes anything)"

@@ -63,7 +63,6 @@ def refs_resolve(doc: dict) -> list[str]:
 def schemathesis(rep: Report, url: str, out: Path, seconds: int) -> None:
     st_bin = Path(sys.executable).with_name("st")
     report_dir = out / "schemathesis"
-    report_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(report_dir, ignore_errors=True)
     report_dir.mkdir(parents=True)
     cmd = ["taskset", "-c", DRIVER_CPUS, str(st_bin), "run", f"{url}/api/openapi.json", "--checks", "all",
