@@ -20,6 +20,8 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("invalid token")]
@@ -74,6 +76,11 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(why) => (S::BAD_REQUEST, "invalid_json", format!("The request body is not valid JSON: {why}.")),
             ApiError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is larger than 16 KiB.".into()),
+            ApiError::BodyTimeout => (
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request body did not arrive in time.".into(),
+            ),
             ApiError::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.".into()),
             ApiError::InvalidToken => (S::UNAUTHORIZED, "invalid_token", "The player token is malformed or was not issued by this server.".into()),
             ApiError::NotFound => (S::NOT_FOUND, "not_found", "No such endpoint. GET /api lists them all.".into()),
@@ -166,6 +173,10 @@ impl IntoResponse for ApiError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(seconds) = retry {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(self, ApiError::PayloadTooLarge | ApiError::BodyTimeout) {
+            // The rest of the body may still be on its way: never read it as the next request.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -12,6 +12,12 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 
+/// How long a request body may take to arrive once the headers are in.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Bodies larger than this are refused (413) before they are read.
+pub const MAX_BODY: usize = 16 * 1024;
+
 /// A JSON object body: `Content-Type: application/json`, valid UTF-8 JSON, an object.
 pub struct JsonObject(pub Map<String, Value>);
 
@@ -29,13 +35,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 mime == "application/json"
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::InvalidJson("the body could not be read".into())
-            }
-        })?;
+        let bytes = tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| ApiError::BodyTimeout)?
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::InvalidJson("the body could not be read".into())
+                }
+            })?;
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }

@@ -2,7 +2,7 @@
 //! the start-up gate, rate limits, timeouts and idempotent retries.
 
 use super::error::{ApiError, REQUEST_ID};
-use super::extract::client_ip;
+use super::extract::{client_ip, BODY_TIMEOUT, MAX_BODY};
 use crate::service::AppError;
 use crate::state::AppState;
 use axum::body::Body;
@@ -136,6 +136,15 @@ fn client_key(state: &AppState, req: &Request) -> String {
 
 /// `/api/*`: refuses requests before start-up completes, applies the rate limit, bounds the time.
 pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // A declared body over the limit is refused before a byte of it is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
     let path = req.uri().path();
     if !is_api(path) || is_exempt(path) || req.method() == Method::OPTIONS {
         return next.run(req).await;
@@ -199,7 +208,6 @@ const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(3);
 const IDEMPOTENCY_RENEW: Duration = Duration::from_secs(1);
 /// How long a stored response is replayed.
 const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(24 * 3600);
-const MAX_BODY: usize = 16 * 1024;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stored {
@@ -257,8 +265,11 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         .map(String::from)
         .unwrap_or_else(|| client_key(&state, &req));
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return ApiError::PayloadTooLarge.into_response();
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return ApiError::PayloadTooLarge.into_response(),
+        Err(_) => return ApiError::BodyTimeout.into_response(),
     };
     let path = parts.uri.path().to_string();
     let fingerprint = idempotency_fingerprint(&path, &bytes);

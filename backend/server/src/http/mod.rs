@@ -38,7 +38,7 @@ use utoipa_axum::routes;
         (name = "health", description = "Probes and metrics"),
         (name = "meta", description = "About the API")
     ),
-    components(schemas(error::ErrorBody))
+    components(schemas(error::ErrorBody, crate::service::boards::Timeframe))
 )]
 struct ApiDoc;
 
@@ -90,9 +90,41 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                 ),
         );
         doc.paths.paths.insert("/api/openapi.json".into(), item);
+        add_default_error_responses(&mut doc);
         doc
     })
     .clone()
+}
+
+/// Every operation can also answer the generic errors (400 invalid JSON, 413, 415, 429, 503, ...):
+/// document them once as the `default` response, with the shared error body.
+fn add_default_error_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+    let error = ResponseBuilder::new()
+        .description("Any other error: a JSON body with a stable `error` code (see docs/api.md), e.g. 400 invalid_json, 413, 415, 429 rate_limited with Retry-After, 503 dependency_unavailable with Retry-After")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody"))))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses
+                .responses
+                .entry("default".into())
+                .or_insert_with(|| RefOr::T(error.clone()));
+        }
+    }
 }
 
 fn cors(state: &AppState) -> CorsLayer {
@@ -150,7 +182,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             middleware::api_gate,
         ))
-        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY))
         .layer(cors(&state))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(

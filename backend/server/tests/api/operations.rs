@@ -205,6 +205,26 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     ] {
         assert!(paths.contains_key(must), "{must} undocumented");
     }
+    // Every reference resolves, and every operation documents its generic errors.
+    let text = doc.body.to_string();
+    let schemas = doc.body["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    for piece in text.split("\"$ref\":\"").skip(1) {
+        let reference = piece.split('"').next().unwrap_or("");
+        let name = reference
+            .strip_prefix("#/components/schemas/")
+            .expect("a schema reference");
+        assert!(schemas.contains_key(name), "{reference} does not resolve");
+    }
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("item") {
+            assert!(
+                op["responses"]["default"].is_object(),
+                "{method} {path} lacks a default error response"
+            );
+        }
+    }
     let index = app.get("/api").await;
     assert!(index.body["endpoints"]
         .as_array()

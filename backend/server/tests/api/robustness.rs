@@ -404,3 +404,49 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         "a spoofed header does not buy a new bucket"
     );
 }
+
+async fn raw_exchange(
+    app: &crate::helpers::TestApp,
+    request: &[u8],
+    wait: std::time::Duration,
+) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = std::time::Instant::now();
+    let mut s = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    s.write_all(request).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(wait, s.read(&mut buf))
+        .await
+        .expect("answered in time")
+        .unwrap_or(0);
+    (String::from_utf8_lossy(&buf[..n]).to_string(), t.elapsed())
+}
+
+#[tokio::test]
+async fn a_declared_oversized_body_is_refused_before_it_is_sent() {
+    let app = spawn_app().await;
+    for length in ["10000000000", "20000"] {
+        let head = format!("POST /api/game/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{}}");
+        let (text, took) =
+            raw_exchange(&app, head.as_bytes(), std::time::Duration::from_secs(2)).await;
+        assert!(text.starts_with("HTTP/1.1 413"), "{length}: {text}");
+        assert!(
+            text.contains("payload_too_large")
+                && text.to_ascii_lowercase().contains("connection: close"),
+            "{text}"
+        );
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_gets_408_not_a_hang() {
+    let app = spawn_app().await;
+    let head = b"POST /api/game/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":";
+    let (text, took) = raw_exchange(&app, head, std::time::Duration::from_secs(8)).await;
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
+    assert!(took < std::time::Duration::from_secs(7), "{took:?}");
+}
