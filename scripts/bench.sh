@@ -86,6 +86,8 @@ run_backend() { # label, then env assignments for the server
   local games; games=$(loadgen --url "http://127.0.0.1:$SERVER_PORT" --mode games --concurrency 32)
   kill "$sampler" 2>/dev/null || true
   peak=$(sort -n "$work/$label.rss" | tail -1)
+  # The same honest players with the original's call, POST /api/game/match (both cards per request).
+  local games_match; games_match=$(loadgen --url "http://127.0.0.1:$SERVER_PORT" --mode games --protocol match --concurrency 32)
   local gps; gps=$(jq -r '.games_per_second' <<<"$games")
   # Open loop at fixed rates: half the measured /health/live rate, and full games at half the measured rate.
   local live_rate; live_rate=$(awk -v r="$live" 'BEGIN { printf "%d", r / 2 }')
@@ -96,7 +98,8 @@ run_backend() { # label, then env assignments for the server
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   results+=("$(jq -n --arg name "$label" --argjson ceiling "$ceiling" --argjson live "$live" \
       --argjson idle "$idle_rss" --argjson peak "$peak" --argjson games "$games" \
-      --argjson live_open "$live_open" --argjson games_open "$games_open" --argjson original "$ORIGINAL_GAMES_PER_SECOND" '{
+      --argjson live_open "$live_open" --argjson games_open "$games_open" --argjson games_match "$games_match" \
+      --argjson original "$ORIGINAL_GAMES_PER_SECOND" '{
     backend: $name,
     nginx_ceiling_rps: $ceiling,
     health_live_rps: $live,
@@ -104,7 +107,12 @@ run_backend() { # label, then env assignments for the server
     games_per_second: $games.games_per_second,
     game_requests_per_second: $games.requests_per_second,
     games_vs_original: ($games.games_per_second / $original),
-    game_errors: $games.errors,
+    match_games_per_second: $games_match.games_per_second,
+    match_requests_per_second: $games_match.requests_per_second,
+    match_requests_per_game: ($games_match.requests / ([$games_match.games, 1] | max)),
+    match_games_vs_original: ($games_match.games_per_second / $original),
+    requests_per_game: ($games.requests / ([$games.games, 1] | max)),
+    game_errors: ($games.errors + $games_match.errors),
     game_latency_ms_closed_loop: $games.latency_ms,
     health_live_open_loop: {rate: $live_open.rate, latency_ms: $live_open.latency_ms, errors: $live_open.errors},
     games_open_loop: {games_per_second_target: $games_open.rate, requests_per_second: $games_open.requests_per_second, latency_ms: $games_open.latency_ms, errors: $games_open.errors},
@@ -128,8 +136,8 @@ printf '%s\n' "${results[@]}" | jq -s --arg cpu "$(grep -m1 'model name' /proc/c
   --argjson seconds "$SECONDS_PER_RUN" '{cpu: $cpu, seconds_per_run: $seconds, runs: .}' > "$OUT/results.json"
 
 jq -r '
-  "| backend | /health/live req/s | nginx ceiling | ratio | games/s (req/s) | × original | p50 / p99 game requests (open loop) | p50 / p99 /health/live (open loop) | RSS idle / peak |",
-  "|---|---|---|---|---|---|---|---|---|",
-  (.runs[] | "| \(.backend) | \(.health_live_rps|floor) | \(.nginx_ceiling_rps|floor) | \((.health_live_vs_ceiling*100)|floor)% | \(.games_per_second*10|floor/10) (\(.game_requests_per_second|floor)) | \(.games_vs_original*10|floor/10)× | \(.games_open_loop.latency_ms.p50) / \(.games_open_loop.latency_ms.p99) ms at \(.games_open_loop.games_per_second_target) games/s | \(.health_live_open_loop.latency_ms.p50) / \(.health_live_open_loop.latency_ms.p99) ms at \(.health_live_open_loop.rate) req/s | \(.rss_idle_mb*10|floor/10) / \(.rss_peak_mb*10|floor/10) MB |")
+  "| backend | /health/live req/s | nginx ceiling | ratio | games/s with flips (req/s, req/game) | × original | games/s with match (req/game) | × original | p50 / p99 game requests (open loop) | p50 / p99 /health/live (open loop) | RSS idle / peak |",
+  "|---|---|---|---|---|---|---|---|---|---|---|",
+  (.runs[] | "| \(.backend) | \(.health_live_rps|floor) | \(.nginx_ceiling_rps|floor) | \((.health_live_vs_ceiling*100)|floor)% | \(.games_per_second*10|floor/10) (\(.game_requests_per_second|floor), \(.requests_per_game*10|floor/10)) | \(.games_vs_original*10|floor/10)× | \(.match_games_per_second*10|floor/10) (\(.match_requests_per_game*10|floor/10)) | \(.match_games_vs_original*10|floor/10)× | \(.games_open_loop.latency_ms.p50) / \(.games_open_loop.latency_ms.p99) ms at \(.games_open_loop.games_per_second_target) games/s | \(.health_live_open_loop.latency_ms.p50) / \(.health_live_open_loop.latency_ms.p99) ms at \(.health_live_open_loop.rate) req/s | \(.rss_idle_mb*10|floor/10) / \(.rss_peak_mb*10|floor/10) MB |")
 ' "$OUT/results.json"
 echo "results: $OUT/results.json"

@@ -21,6 +21,15 @@ enum Mode {
     Get,
 }
 
+/// How a virtual player turns cards over.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Protocol {
+    /// `POST /api/game/{id}/flip`, one card per request.
+    Flip,
+    /// `POST /api/game/match`, both cards of an attempt in one request (the original's call).
+    Match,
+}
+
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for the Humor Memory Game benchmarks")]
 struct Args {
@@ -43,6 +52,8 @@ struct Args {
     rate: f64,
     #[arg(long, default_value = "easy")]
     difficulty: String,
+    #[arg(long, value_enum, default_value = "flip")]
+    protocol: Protocol,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -79,6 +90,7 @@ struct Player {
     stats: Arc<Stats>,
     counter: Arc<AtomicU64>,
     difficulty: String,
+    protocol: Protocol,
 }
 
 impl Player {
@@ -135,6 +147,9 @@ impl Player {
             .iter()
             .filter_map(|c| c["id"].as_str().map(String::from))
             .collect();
+        if self.protocol == Protocol::Match {
+            return self.play_with_match(&id, &token, &cards, counting).await;
+        }
         let path = format!("/api/game/{id}/flip");
         let mut seen: HashMap<String, String> = HashMap::new(); // card -> emoji
         let mut matched: Vec<String> = Vec::new();
@@ -205,6 +220,67 @@ impl Player {
     }
 }
 
+impl Player {
+    /// Plays with `POST /api/game/match`: a known pair if there is one, else two unseen cards
+    /// (a miss leaves both faces visible in the answer, so the player learns them).
+    async fn play_with_match(
+        &self,
+        id: &str,
+        token: &str,
+        cards: &[String],
+        counting: bool,
+    ) -> anyhow::Result<()> {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut matched: Vec<String> = Vec::new();
+        loop {
+            let mut by_face: HashMap<&str, &str> = HashMap::new();
+            let mut pair = None;
+            for (card, face) in &seen {
+                if matched.contains(card) {
+                    continue;
+                }
+                if let Some(other) = by_face.get(face.as_str()) {
+                    pair = Some((other.to_string(), card.clone()));
+                    break;
+                }
+                by_face.insert(face, card);
+            }
+            let (a, b) = match pair {
+                Some(p) => p,
+                None => {
+                    let mut unseen = cards.iter().filter(|c| !seen.contains_key(*c));
+                    let a = unseen.next().context("ran out of cards")?.clone();
+                    let b = unseen.next().context("ran out of cards")?.clone();
+                    (a, b)
+                }
+            };
+            let r = self
+                .post(
+                    "/api/game/match",
+                    json!({"gameId": id, "card1Id": a, "card2Id": b}),
+                    Some(token),
+                    counting,
+                )
+                .await?;
+            for c in r["game"]["cards"].as_array().into_iter().flatten() {
+                if let (Some(cid), Some(face)) = (c["id"].as_str(), c["face"]["emoji"].as_str()) {
+                    seen.insert(cid.to_string(), face.to_string());
+                }
+            }
+            if r["isMatch"] == true {
+                matched.push(a);
+                matched.push(b);
+            }
+            if !r["result"].is_null() {
+                if counting {
+                    self.stats.games.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -238,6 +314,7 @@ async fn main() -> anyhow::Result<()> {
             stats: stats.clone(),
             counter: counter.clone(),
             difficulty: args.difficulty.clone(),
+            protocol: args.protocol,
         };
         let (mode, path) = (args.mode, args.path.clone());
         tasks.push(tokio::spawn(async move {
