@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from contextlib import contextmanager
 
@@ -130,3 +131,36 @@ def test_a_game_whose_live_state_redis_lost_does_not_stay_active_for_ever(binary
             f"after FLUSHALL the game can never be played again (flip: {s} {flip.get('error')}), yet PostgreSQL "
             f"keeps it 'active' (GET /api/game/{{id}}: {s_get} status {(got or {}).get('game', {}).get('status')}; "
             f"stats: {body[:200]!r}); nothing will settle it: it counts as an active game for ever")
+
+
+def test_requests_caught_by_a_redis_crash_answer_within_one_dependency_timeout(binary):
+    """Under load (32 clients): requests in flight or sent at the moment Redis dies must not wait several timeouts."""
+    with Stack("contract-redis-crash", binary) as st:
+        redis = st.start_redis(6373)
+        st.shared_database()
+        b = st.new_backend().start()
+        games = [start_game(b.url, f"rc{i}_{secrets.token_hex(3)}") for i in range(32)]
+        stop = threading.Event()
+        seen: list[tuple[float, float, int]] = []
+
+        def poke(token: str, game: dict) -> None:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                s, _, _ = call(b.url, "POST", f"/api/game/{game['gameId']}/flip", {"cardId": game["cards"][0]["id"]},
+                               token=token, key=secrets.token_hex(8))
+                seen.append((t0, time.monotonic(), s))
+
+        threads = [threading.Thread(target=poke, args=g) for g in games]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        t_kill = time.monotonic()
+        redis.kill()
+        time.sleep(4)
+        stop.set()
+        for t in threads:
+            t.join()
+        around = [(round(t1 - t0, 2), s) for t0, t1, s in seen if t0 <= t_kill + 0.5 and t1 >= t_kill]
+        slow = [x for x in around if x[0] > 1.6]  # one DEPENDENCY_TIMEOUT_MS and some slack, not two or three
+        assert around and not slow, \
+            f"with DEPENDENCY_TIMEOUT_MS=1000, requests caught by the crash took {sorted(around)[-6:]} (seconds, status)"
