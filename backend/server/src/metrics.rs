@@ -280,6 +280,75 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// (method, route template, status).
+type SeriesKey = (&'static str, String, u16);
+
+/// Per-request HTTP metrics with cached handles: a request costs a read-locked hash lookup
+/// instead of building label sets and searching the registry.
+pub struct HttpMetrics {
+    in_flight: metrics::Gauge,
+    series: std::sync::RwLock<
+        std::collections::HashMap<SeriesKey, (metrics::Counter, metrics::Histogram)>,
+    >,
+}
+
+/// The method label: standard methods by name, anything else as OTHER (no unbounded labels).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+impl HttpMetrics {
+    pub fn get() -> &'static HttpMetrics {
+        static HTTP: OnceLock<HttpMetrics> = OnceLock::new();
+        HTTP.get_or_init(|| HttpMetrics {
+            in_flight: metrics::gauge!("http_requests_in_flight"),
+            series: Default::default(),
+        })
+    }
+
+    pub fn started(&self) {
+        self.in_flight.increment(1.0);
+    }
+
+    pub fn finished(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        self.in_flight.decrement(1.0);
+        let key = (method, route.to_string(), status);
+        if let Ok(map) = self.series.read() {
+            if let Some((c, h)) = map.get(&key) {
+                c.increment(1);
+                h.record(seconds);
+                return;
+            }
+        }
+        let labels = [
+            ("method", method.to_string()),
+            ("route", route.to_string()),
+            ("status", status.to_string()),
+        ];
+        let pair = (
+            metrics::counter!("http_requests_total", &labels),
+            metrics::histogram!("http_request_duration_seconds", &labels),
+        );
+        pair.0.increment(1);
+        pair.1.record(seconds);
+        if let Ok(mut map) = self.series.write() {
+            map.insert(key, pair);
+        }
+    }
+}
+
 /// The exposition text: the recorder's metrics followed by the process metrics.
 pub fn render(handle: &PrometheusHandle) -> String {
     let mut out = handle.render();

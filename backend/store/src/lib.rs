@@ -239,6 +239,41 @@ pub trait Store: Send + Sync + 'static {
     async fn reset_pool(&self) {}
 }
 
+/// A change to one difficulty's counters, written to one of its shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StatsDelta {
+    pub started: i64,
+    pub completed: i64,
+    pub expired: i64,
+    pub abandoned: i64,
+    pub total_score: i64,
+    pub max_score: i64,
+    pub time_ms: i64,
+}
+
+/// Shards per difficulty: concurrent writers rarely pick the same row.
+pub(crate) const STATS_SHARDS: u32 = 16;
+
+pub(crate) fn pick_shard() -> i32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (nanos % STATS_SHARDS) as i32
+}
+
+/// Per-difficulty totals: the original table (still written by earlier releases) plus every shard.
+pub(crate) const STATS_TOTALS: &str = "SELECT difficulty, CAST(SUM(games_started) AS BIGINT) AS games_started, \
+       CAST(SUM(games_completed) AS BIGINT) AS games_completed, CAST(SUM(games_expired) AS BIGINT) AS games_expired, \
+       CAST(SUM(games_abandoned) AS BIGINT) AS games_abandoned, CAST(SUM(total_score) AS BIGINT) AS total_score, \
+       CAST(MAX(max_score) AS BIGINT) AS max_score, CAST(SUM(total_time_ms) AS BIGINT) AS total_time_ms FROM ( \
+         SELECT difficulty, games_started, games_completed, games_expired, games_abandoned, total_score, \
+                max_score, total_time_ms FROM difficulty_stats \
+         UNION ALL \
+         SELECT difficulty, games_started, games_completed, games_expired, games_abandoned, total_score, \
+                max_score, total_time_ms FROM difficulty_stats_shards) AS t \
+     GROUP BY difficulty";
+
 /// Pool and timeout settings shared by both engines.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {

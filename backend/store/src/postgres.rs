@@ -2,12 +2,13 @@
 
 use crate::observe::observe;
 use crate::{
-    boards_for, Board, BoardRow, DifficultyStats, Engine, FinalStatus, FinishedGame, GameRecord,
-    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, Store, StoreError,
+    boards_for, pick_shard, Board, BoardRow, DifficultyStats, Engine, FinalStatus, FinishedGame,
+    GameRecord, GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, StatsDelta,
+    Store, StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Row, Transaction};
+use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -49,19 +50,55 @@ macro_rules! board_order {
     };
 }
 
-const UPSERT_ENTRY: &str = "INSERT INTO leaderboard_entries AS e (board, player_id, username, difficulty, \
-       best_score, best_time_ms, best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $5, $7) \
-     ON CONFLICT (board, player_id) DO UPDATE SET \
-       username = EXCLUDED.username, \
-       games_completed = e.games_completed + 1, \
-       total_score = e.total_score + EXCLUDED.total_score, \
-       last_completed_at_ms = GREATEST(e.last_completed_at_ms, EXCLUDED.last_completed_at_ms), \
-       difficulty = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.difficulty ELSE e.difficulty END, \
-       best_completed_at_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_completed_at_ms ELSE e.best_completed_at_ms END, \
-       best_time_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_time_ms ELSE e.best_time_ms END, \
-       best_score = GREATEST(e.best_score, EXCLUDED.best_score) \
-     RETURNING (xmax = 0) AS inserted";
+/// Every leaderboard row of a completed game and the boards' sizes, in one statement. A row keeps
+/// the player's best game: better score, then lower time. Boards come sorted, so concurrent
+/// completions lock rows in the same order.
+const UPSERT_BOARDS: &str = "WITH e AS ( \
+       INSERT INTO leaderboard_entries AS e (board, player_id, username, difficulty, best_score, best_time_ms, \
+              best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+       SELECT b, $2, $3, $4, $5, $6, $7, 1, $5, $7 FROM unnest($1::TEXT[]) AS b \
+       ON CONFLICT (board, player_id) DO UPDATE SET \
+         username = EXCLUDED.username, \
+         games_completed = e.games_completed + 1, \
+         total_score = e.total_score + EXCLUDED.total_score, \
+         last_completed_at_ms = GREATEST(e.last_completed_at_ms, EXCLUDED.last_completed_at_ms), \
+         difficulty = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.difficulty ELSE e.difficulty END, \
+         best_completed_at_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_completed_at_ms ELSE e.best_completed_at_ms END, \
+         best_time_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_time_ms ELSE e.best_time_ms END, \
+         best_score = GREATEST(e.best_score, EXCLUDED.best_score) \
+       RETURNING e.board, (xmax = 0) AS inserted) \
+     INSERT INTO leaderboard_sizes (board, players) SELECT board, 1 FROM e WHERE inserted ORDER BY board \
+     ON CONFLICT (board) DO UPDATE SET players = leaderboard_sizes.players + 1";
+
+/// Adds a delta to one shard of a difficulty's counters.
+const ADD_STATS: &str =
+    "INSERT INTO difficulty_stats_shards AS s (difficulty, shard, games_started, \
+       games_completed, games_expired, games_abandoned, total_score, max_score, total_time_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (difficulty, shard) DO UPDATE SET \
+       games_started = s.games_started + EXCLUDED.games_started, \
+       games_completed = s.games_completed + EXCLUDED.games_completed, \
+       games_expired = s.games_expired + EXCLUDED.games_expired, \
+       games_abandoned = s.games_abandoned + EXCLUDED.games_abandoned, \
+       total_score = s.total_score + EXCLUDED.total_score, \
+       max_score = GREATEST(s.max_score, EXCLUDED.max_score), \
+       total_time_ms = s.total_time_ms + EXCLUDED.total_time_ms";
+
+async fn add_stats(conn: &mut sqlx::PgConnection, difficulty: &str, d: StatsDelta) -> Result<()> {
+    sqlx::query(ADD_STATS)
+        .bind(difficulty)
+        .bind(pick_shard())
+        .bind(d.started)
+        .bind(d.completed)
+        .bind(d.expired)
+        .bind(d.abandoned)
+        .bind(d.total_score)
+        .bind(d.max_score as i32)
+        .bind(d.time_ms)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 impl PgStore {
     /// A pool that connects on first use, so start-up succeeds while the database is down.
@@ -76,9 +113,9 @@ impl PgStore {
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
-            // A ping per checkout costs a round trip, but after an outage the pool's dead
-            // connections are replaced here instead of failing the next requests one by one.
-            .test_before_acquire(true);
+            // No ping per checkout (a round trip per query): after an outage the monitor finds
+            // the dead connections and replaces the pool (`reset_pool`).
+            .test_before_acquire(false);
         let pool = pool_options.clone().connect_lazy_with(connect.clone());
         Ok(PgStore {
             pool: std::sync::RwLock::new(pool),
@@ -156,60 +193,6 @@ fn score_row(row: &PgRow) -> Result<ScoreRow> {
         time_ms: row.try_get("time_ms")?,
         completed_at_ms: row.try_get("finished_at_ms")?,
     })
-}
-
-async fn record_completion(
-    tx: &mut Transaction<'_, sqlx::Postgres>,
-    g: &FinishedGame,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE players SET games_completed = games_completed + 1, total_score = total_score + $2, \
-           best_score = GREATEST(best_score, $2::INTEGER), \
-           best_time_ms = LEAST(COALESCE(best_time_ms, $3), $3), \
-           perfect_games = perfect_games + $4, last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $5), $5) \
-         WHERE id = $1",
-    )
-    .bind(g.player_id)
-    .bind(g.score)
-    .bind(g.time_ms)
-    .bind(i64::from(g.misses == 0))
-    .bind(g.finished_at_ms)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE difficulty_stats SET games_completed = games_completed + 1, total_score = total_score + $2, \
-           max_score = GREATEST(max_score, $2::INTEGER), total_time_ms = total_time_ms + $3 \
-         WHERE difficulty = $1",
-    )
-    .bind(g.difficulty.as_str())
-    .bind(g.score)
-    .bind(g.time_ms)
-    .execute(&mut **tx)
-    .await?;
-    for board in boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms) {
-        let key = board.key();
-        let inserted: bool = sqlx::query(UPSERT_ENTRY)
-            .bind(&key)
-            .bind(g.player_id)
-            .bind(&g.username)
-            .bind(g.difficulty.as_str())
-            .bind(g.score as i32)
-            .bind(g.time_ms)
-            .bind(g.finished_at_ms)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("inserted")?;
-        if inserted {
-            sqlx::query(
-                "INSERT INTO leaderboard_sizes (board, players) VALUES ($1, 1) \
-                 ON CONFLICT (board) DO UPDATE SET players = leaderboard_sizes.players + 1",
-            )
-            .bind(&key)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -334,6 +317,7 @@ impl Store for PgStore {
 
     async fn insert_game(&self, g: &NewGameRecord) -> Result<()> {
         observe("insert_game", async {
+            // Lock order everywhere: games row, then players row, then a stats shard, then boards.
             let mut tx = self.pool().begin().await?;
             sqlx::query(
                 "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
@@ -354,10 +338,15 @@ impl Store for PgStore {
             .bind(g.started_at_ms)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE difficulty_stats SET games_started = games_started + 1 WHERE difficulty = $1")
-                .bind(g.difficulty.as_str())
-                .execute(&mut *tx)
-                .await?;
+            add_stats(
+                &mut tx,
+                g.difficulty.as_str(),
+                StatsDelta {
+                    started: 1,
+                    ..Default::default()
+                },
+            )
+            .await?;
             tx.commit().await?;
             Ok(())
         })
@@ -389,19 +378,48 @@ impl Store for PgStore {
                 tx.rollback().await?;
                 return Ok(false);
             }
+            let d = g.difficulty.as_str();
             match g.status {
-                FinalStatus::Completed => record_completion(&mut tx, g).await?,
-                FinalStatus::Expired | FinalStatus::Abandoned => {
-                    let sql = if g.status == FinalStatus::Expired {
-                        "UPDATE difficulty_stats SET games_expired = games_expired + 1 WHERE difficulty = $1"
-                    } else {
-                        "UPDATE difficulty_stats SET games_abandoned = games_abandoned + 1 WHERE difficulty = $1"
-                    };
-                    sqlx::query(sql)
-                    .bind(g.difficulty.as_str())
+                FinalStatus::Completed => {
+                    sqlx::query(
+                        "UPDATE players SET games_completed = games_completed + 1, total_score = total_score + $2, \
+                           best_score = GREATEST(best_score, $2::INTEGER), \
+                           best_time_ms = LEAST(COALESCE(best_time_ms, $3), $3), perfect_games = perfect_games + $4, \
+                           last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $5), $5) WHERE id = $1",
+                    )
+                    .bind(g.player_id)
+                    .bind(g.score)
+                    .bind(g.time_ms)
+                    .bind(i64::from(g.misses == 0))
+                    .bind(g.finished_at_ms)
                     .execute(&mut *tx)
                     .await?;
+                    let delta = StatsDelta {
+                        completed: 1,
+                        total_score: g.score,
+                        max_score: g.score,
+                        time_ms: g.time_ms,
+                        ..Default::default()
+                    };
+                    add_stats(&mut tx, d, delta).await?;
+                    let mut boards: Vec<String> = boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms)
+                        .iter()
+                        .map(Board::key)
+                        .collect();
+                    boards.sort();
+                    sqlx::query(UPSERT_BOARDS)
+                        .bind(&boards)
+                        .bind(g.player_id)
+                        .bind(&g.username)
+                        .bind(d)
+                        .bind(g.score as i32)
+                        .bind(g.time_ms)
+                        .bind(g.finished_at_ms)
+                        .execute(&mut *tx)
+                        .await?;
                 }
+                FinalStatus::Expired => add_stats(&mut tx, d, StatsDelta { expired: 1, ..Default::default() }).await?,
+                FinalStatus::Abandoned => add_stats(&mut tx, d, StatsDelta { abandoned: 1, ..Default::default() }).await?,
             }
             tx.commit().await?;
             Ok(true)
@@ -441,11 +459,15 @@ impl Store for PgStore {
             let mut total = 0u64;
             for r in &rows {
                 let (difficulty, n): (String, i64) = (r.try_get("difficulty")?, r.try_get("n")?);
-                sqlx::query("UPDATE difficulty_stats SET games_expired = games_expired + $2 WHERE difficulty = $1")
-                    .bind(&difficulty)
-                    .bind(n)
-                    .execute(&mut *tx)
-                    .await?;
+                add_stats(
+                    &mut tx,
+                    &difficulty,
+                    StatsDelta {
+                        expired: n,
+                        ..Default::default()
+                    },
+                )
+                .await?;
                 total += n as u64;
             }
             tx.commit().await?;
@@ -547,10 +569,7 @@ impl Store for PgStore {
                 .fetch_optional(&self.pool())
                 .await?
                 .unwrap_or(0);
-            let rows = sqlx::query(
-                "SELECT difficulty, games_started, games_completed, games_expired, games_abandoned, \
-                   total_score, max_score::BIGINT AS max_score, total_time_ms FROM difficulty_stats",
-            )
+            let rows = sqlx::query(STATS_TOTALS)
             .fetch_all(&self.pool())
             .await?;
             let mut by_difficulty = Vec::with_capacity(rows.len());

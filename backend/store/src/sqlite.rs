@@ -9,8 +9,9 @@
 
 use crate::observe::observe;
 use crate::{
-    boards_for, Board, BoardRow, DifficultyStats, Engine, FinalStatus, FinishedGame, GameRecord,
-    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, Store, StoreError,
+    boards_for, pick_shard, Board, BoardRow, DifficultyStats, Engine, FinalStatus, FinishedGame,
+    GameRecord, GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, StatsDelta,
+    Store, StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -160,6 +161,37 @@ const UPSERT_ENTRY: &str = "INSERT INTO leaderboard_entries AS e (board, player_
        best_time_ms = CASE WHEN excluded.best_score > e.best_score OR (excluded.best_score = e.best_score AND excluded.best_time_ms < e.best_time_ms) THEN excluded.best_time_ms ELSE e.best_time_ms END, \
        best_score = MAX(e.best_score, excluded.best_score)";
 
+/// Adds a delta to one shard of a difficulty's counters (one writer, so shard 0 would do; the
+/// schema is shared with PostgreSQL, where shards spread concurrent writers).
+const ADD_STATS: &str =
+    "INSERT INTO difficulty_stats_shards AS s (difficulty, shard, games_started, \
+       games_completed, games_expired, games_abandoned, total_score, max_score, total_time_ms) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+     ON CONFLICT (difficulty, shard) DO UPDATE SET \
+       games_started = s.games_started + excluded.games_started, \
+       games_completed = s.games_completed + excluded.games_completed, \
+       games_expired = s.games_expired + excluded.games_expired, \
+       games_abandoned = s.games_abandoned + excluded.games_abandoned, \
+       total_score = s.total_score + excluded.total_score, \
+       max_score = MAX(s.max_score, excluded.max_score), \
+       total_time_ms = s.total_time_ms + excluded.total_time_ms";
+
+async fn add_stats(conn: &mut SqliteConnection, difficulty: &str, d: StatsDelta) -> Result<()> {
+    sqlx::query(ADD_STATS)
+        .bind(difficulty)
+        .bind(pick_shard())
+        .bind(d.started)
+        .bind(d.completed)
+        .bind(d.expired)
+        .bind(d.abandoned)
+        .bind(d.total_score)
+        .bind(d.max_score)
+        .bind(d.time_ms)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &str, options: &PoolOptions) -> Result<SqliteStore> {
@@ -304,15 +336,14 @@ async fn record_completion(conn: &mut SqliteConnection, g: &FinishedGame) -> Res
     .bind(g.finished_at_ms)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "UPDATE difficulty_stats SET games_completed = games_completed + 1, total_score = total_score + ?2, \
-           max_score = MAX(max_score, ?2), total_time_ms = total_time_ms + ?3 WHERE difficulty = ?1",
-    )
-    .bind(g.difficulty.as_str())
-    .bind(g.score)
-    .bind(g.time_ms)
-    .execute(&mut *conn)
-    .await?;
+    let delta = StatsDelta {
+        completed: 1,
+        total_score: g.score,
+        max_score: g.score,
+        time_ms: g.time_ms,
+        ..Default::default()
+    };
+    add_stats(conn, g.difficulty.as_str(), delta).await?;
     for board in boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms) {
         let key = board.key();
         // One writer task: nothing can insert between this check and the upsert.
@@ -483,10 +514,7 @@ impl Store for SqliteStore {
                     .bind(g.started_at_ms)
                     .execute(&mut *conn)
                     .await?;
-                    sqlx::query("UPDATE difficulty_stats SET games_started = games_started + 1 WHERE difficulty = ?1")
-                        .bind(g.difficulty.as_str())
-                        .execute(&mut *conn)
-                        .await?;
+                    add_stats(conn, g.difficulty.as_str(), StatsDelta { started: 1, ..Default::default() }).await?;
                     Ok(())
                 })
             }),
@@ -522,13 +550,11 @@ impl Store for SqliteStore {
                     }
                     match g.status {
                         FinalStatus::Completed => record_completion(conn, &g).await?,
-                        FinalStatus::Expired | FinalStatus::Abandoned => {
-                            let sql = if g.status == FinalStatus::Expired {
-                                "UPDATE difficulty_stats SET games_expired = games_expired + 1 WHERE difficulty = ?1"
-                            } else {
-                                "UPDATE difficulty_stats SET games_abandoned = games_abandoned + 1 WHERE difficulty = ?1"
-                            };
-                            sqlx::query(sql).bind(g.difficulty.as_str()).execute(&mut *conn).await?;
+                        FinalStatus::Expired => {
+                            add_stats(conn, g.difficulty.as_str(), StatsDelta { expired: 1, ..Default::default() }).await?
+                        }
+                        FinalStatus::Abandoned => {
+                            add_stats(conn, g.difficulty.as_str(), StatsDelta { abandoned: 1, ..Default::default() }).await?
                         }
                     }
                     Ok(true)
@@ -570,14 +596,19 @@ impl Store for SqliteStore {
                     .await?;
                     let mut per: std::collections::BTreeMap<String, i64> = Default::default();
                     for r in &rows {
-                        *per.entry(r.try_get::<String, _>("difficulty")?).or_default() += 1;
+                        *per.entry(r.try_get::<String, _>("difficulty")?)
+                            .or_default() += 1;
                     }
                     for (difficulty, n) in &per {
-                        sqlx::query("UPDATE difficulty_stats SET games_expired = games_expired + ?2 WHERE difficulty = ?1")
-                            .bind(difficulty)
-                            .bind(n)
-                            .execute(&mut *conn)
-                            .await?;
+                        add_stats(
+                            conn,
+                            difficulty,
+                            StatsDelta {
+                                expired: *n,
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
                     }
                     Ok(rows.len() as u64)
                 })
@@ -678,16 +709,12 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<GlobalStats> {
         observe("stats", async {
-            let players: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'players'")
-                .fetch_optional(&self.reader)
-                .await?
-                .unwrap_or(0);
-            let rows = sqlx::query(
-                "SELECT difficulty, games_started, games_completed, games_expired, games_abandoned, \
-                   total_score, max_score, total_time_ms FROM difficulty_stats",
-            )
-            .fetch_all(&self.reader)
-            .await?;
+            let players: i64 =
+                sqlx::query_scalar("SELECT value FROM counters WHERE name = 'players'")
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .unwrap_or(0);
+            let rows = sqlx::query(STATS_TOTALS).fetch_all(&self.reader).await?;
             let mut by_difficulty = Vec::with_capacity(rows.len());
             for r in &rows {
                 by_difficulty.push(DifficultyStats {

@@ -53,8 +53,14 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let path = req.uri().path().to_string();
-    metrics::gauge!("http_requests_in_flight").increment(1.0);
+    let quiet = route.starts_with("/health") || route == "/metrics";
+    let path = if quiet {
+        String::new()
+    } else {
+        req.uri().path().to_string()
+    };
+    let http = crate::metrics::HttpMetrics::get();
+    http.started();
     #[cfg(feature = "otel")]
     let (span, run) = {
         use tracing::Instrument;
@@ -73,17 +79,15 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
     let mut response = REQUEST_ID.scope(id.clone(), run).await;
     #[cfg(feature = "otel")]
     span.record("http.response.status_code", response.status().as_u16());
-    metrics::gauge!("http_requests_in_flight").decrement(1.0);
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
-    let labels = [
-        ("method", method.as_str().to_string()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
-    if !(route.starts_with("/health") || route == "/metrics") {
+    http.finished(
+        crate::metrics::method_label(&method),
+        &route,
+        status,
+        elapsed.as_secs_f64(),
+    );
+    if !quiet {
         tracing::info!(
             request_id = %id,
             method = %method,

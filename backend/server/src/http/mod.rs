@@ -172,7 +172,12 @@ pub fn router(state: AppState) -> Router {
     let (routes, _) = api().split_for_parts();
     routes
         .route("/api/openapi.json", get(meta::openapi_json))
-        .fallback(not_found)
+        .fallback_service(
+            // Only the web game's files are worth compressing here (nginx compresses in production).
+            tower::ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                .service(axum::routing::any(not_found).with_state(state.clone())),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -184,7 +189,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
         .layer(cors(&state))
-        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::context,
