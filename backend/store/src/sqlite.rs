@@ -141,6 +141,16 @@ macro_rules! board_order {
     };
 }
 
+/// A slice of a board in rank order: (board, limit, offset). Public so a test can check its plan
+/// walks the index instead of sorting the board.
+pub const LEADERBOARD_RANGE: &str = concat!(
+    "SELECT ",
+    board_columns!(),
+    " FROM leaderboard_entries WHERE board = ?1 ORDER BY ",
+    board_order!(),
+    " LIMIT ?2 OFFSET ?3"
+);
+
 macro_rules! score_select {
     () => {
         "SELECT p.username, g.difficulty, g.daily_date, g.score, g.time_ms, g.finished_at_ms \
@@ -638,18 +648,12 @@ impl Store for SqliteStore {
     async fn leaderboard_range(&self, board: &Board, from: i64, to: i64) -> Result<Vec<BoardRow>> {
         observe("leaderboard", async {
             let from = from.max(1);
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                board_columns!(),
-                " FROM leaderboard_entries WHERE board = ?1 ORDER BY ",
-                board_order!(),
-                " LIMIT ?2 OFFSET ?3"
-            ))
-            .bind(board.key())
-            .bind((to - from + 1).max(0))
-            .bind(from - 1)
-            .fetch_all(&self.reader)
-            .await?;
+            let rows = sqlx::query(LEADERBOARD_RANGE)
+                .bind(board.key())
+                .bind((to - from + 1).max(0))
+                .bind(from - 1)
+                .fetch_all(&self.reader)
+                .await?;
             rows.iter()
                 .enumerate()
                 .map(|(i, r)| board_row(r, from + i as i64))
@@ -687,10 +691,11 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let mine = board_row(&row, 0)?;
+            // Two index range counts: better scores, then equal scores that rank ahead.
             let ahead: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM leaderboard_entries WHERE board = ?1 AND \
-                   (best_score > ?2 OR (best_score = ?2 AND (best_time_ms < ?3 OR (best_time_ms = ?3 AND \
-                   (best_completed_at_ms < ?4 OR (best_completed_at_ms = ?4 AND player_id < ?5))))))",
+                "SELECT (SELECT COUNT(*) FROM leaderboard_entries WHERE board = ?1 AND best_score > ?2) + \
+                        (SELECT COUNT(*) FROM leaderboard_entries WHERE board = ?1 AND best_score = ?2 AND \
+                           (best_time_ms, best_completed_at_ms, player_id) < (?3, ?4, ?5))",
             )
             .bind(&key)
             .bind(mine.best_score)

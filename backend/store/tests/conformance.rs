@@ -669,3 +669,84 @@ async fn games_left_active_past_any_deadline_are_expired_once() {
     })
     .await;
 }
+
+/// The top of a board is read from the index in order, never by sorting the whole board (a sort
+/// made `/api/leaderboard` take seconds at a million games).
+#[tokio::test]
+async fn reading_the_top_of_a_board_walks_its_index_without_sorting() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("plan.sqlite");
+    let store = connect(
+        &format!("sqlite://{}", path.display()),
+        &PoolOptions::default(),
+    )
+    .expect("open");
+    store.migrate().await.expect("migrate");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN QUERY PLAN {}",
+        humor_store::sqlite::LEADERBOARD_RANGE
+    )))
+    .bind("all:*")
+    .bind(25_i64)
+    .bind(0_i64)
+    .fetch_all(&mut conn)
+    .await
+    .expect("plan");
+    let text: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+    assert!(
+        text.iter().any(|l| l.contains("leaderboard_order")),
+        "{text:?}"
+    );
+    assert!(
+        !text.iter().any(|l| l.contains("TEMP B-TREE")),
+        "sorts: {text:?}"
+    );
+
+    let Some(pg) = postgres().await else { return };
+    let url = match &pg.pg_cleanup {
+        Some((admin, name)) => replace_db(admin, name),
+        None => unreachable!(),
+    };
+    let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+    // Enough rows that a sort would be chosen if the index could not give the order.
+    sqlx::query(
+        "INSERT INTO players (id, username, username_key, created_at_ms) \
+         SELECT md5(i::text)::uuid, 'p' || i, 'p' || i, 0 FROM generate_series(1, 20000) i",
+    )
+    .execute(&mut c)
+    .await
+    .expect("players");
+    sqlx::query(
+        "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, best_time_ms, \
+           best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+         SELECT 'all:*', md5(i::text)::uuid, 'p' || i, 'easy', i % 314, 1000 + i % 777, i, 1, i % 314, i \
+         FROM generate_series(1, 20000) i",
+    )
+    .execute(&mut c)
+    .await
+    .expect("entries");
+    sqlx::query("ANALYZE leaderboard_entries")
+        .execute(&mut c)
+        .await
+        .expect("analyze");
+    let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN {}",
+        humor_store::postgres::LEADERBOARD_RANGE
+    )))
+    .bind("all:*")
+    .bind(25_i64)
+    .bind(0_i64)
+    .fetch_all(&mut c)
+    .await
+    .expect("plan");
+    let text: Vec<String> = plan.into_iter().map(|r| r.0).collect();
+    assert!(
+        text.iter().any(|l| l.contains("leaderboard_order")),
+        "{text:?}"
+    );
+    assert!(!text.iter().any(|l| l.contains("Sort")), "sorts: {text:?}");
+    drop_engine(pg).await;
+}
