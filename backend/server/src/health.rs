@@ -30,6 +30,11 @@ impl DependencyStatus {
             .and_then(|s| s.map(|t| t.elapsed()))
     }
 
+    /// A request saw this dependency fail: treat it as down until the next successful probe.
+    pub fn trip(&self) {
+        self.up.store(false, Ordering::Relaxed);
+    }
+
     fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::Relaxed);
     }

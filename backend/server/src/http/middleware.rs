@@ -165,20 +165,13 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     let decision = if state.redis_known_down() {
         None
     } else {
-        match tokio::time::timeout(
-            state.config.dependency_timeout * 2,
-            state.live.rate_hit(
-                &client,
-                state.config.rate_limit_window,
-                state.config.rate_limit_max,
-                now,
-            ),
-        )
-        .await
-        {
-            Ok(Ok(d)) => Some(d),
-            _ => None,
-        }
+        let hit = state.live.rate_hit(
+            &client,
+            state.config.rate_limit_window,
+            state.config.rate_limit_max,
+            now,
+        );
+        state.live(hit).await.ok()
     };
     if let Some(d) = decision.filter(|d| !d.allowed) {
         metrics::counter!("rate_limited_requests_total").increment(1);
@@ -286,26 +279,26 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         // The request itself will answer a fast 503; nothing can be recorded now.
         return next.run(req).await;
     }
-    let begin = tokio::time::timeout(
-        state.config.dependency_timeout * 2,
-        state
-            .live
-            .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LEASE),
-    )
-    .await;
+    let begin = state
+        .live(
+            state
+                .live
+                .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LEASE),
+        )
+        .await;
     match begin {
-        Ok(Ok(crate::live::IdempotencyBegin::New)) => {}
-        Ok(Ok(crate::live::IdempotencyBegin::InProgress { fingerprint: fp })) => {
+        Ok(crate::live::IdempotencyBegin::New) => {}
+        Ok(crate::live::IdempotencyBegin::InProgress { fingerprint: fp }) => {
             return if fp == fingerprint {
                 ApiError::IdempotencyInProgress.into_response()
             } else {
                 ApiError::IdempotencyKeyReused.into_response()
             };
         }
-        Ok(Ok(crate::live::IdempotencyBegin::Done {
+        Ok(crate::live::IdempotencyBegin::Done {
             fingerprint: fp,
             response,
-        })) => {
+        }) => {
             if fp != fingerprint {
                 return ApiError::IdempotencyKeyReused.into_response();
             }
@@ -363,16 +356,21 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         match serde_json::to_string(&stored) {
             Ok(json) => {
                 state
-                    .live
-                    .idempotency_store(&store_key, &fingerprint, &json, IDEMPOTENCY_KEEP)
+                    .live(state.live.idempotency_store(
+                        &store_key,
+                        &fingerprint,
+                        &json,
+                        IDEMPOTENCY_KEEP,
+                    ))
                     .await
             }
-            Err(_) => state.live.idempotency_release(&store_key).await,
+            Err(_) => state.live(state.live.idempotency_release(&store_key)).await,
         }
     } else {
-        state.live.idempotency_release(&store_key).await
+        state.live(state.live.idempotency_release(&store_key)).await
     };
     if let Err(e) = outcome {
+        // The move itself is recorded with the game, so a retry is still answered, not re-applied.
         tracing::warn!(error = %e, "could not record the idempotent response");
     }
     Response::from_parts(parts, Body::from(bytes))

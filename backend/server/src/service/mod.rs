@@ -114,17 +114,26 @@ impl AppState {
         &self,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<Result<T, StoreError>, AppError> {
-        // While the monitor sees the database down, answer at once instead of waiting for timeouts
-        // (it probes every second, so recovery is noticed within a second).
+        // While the database is known down, answer at once instead of waiting for timeouts; the
+        // monitor probes every second, so recovery is noticed within a second.
         if self.health.is_started() && !self.health.database.is_up() {
             return Err(AppError::Unavailable("database"));
         }
-        tokio::time::timeout(self.config.dependency_timeout, fut)
-            .await
-            .map_err(|_| AppError::Unavailable("database"))
+        match tokio::time::timeout(self.config.dependency_timeout, fut).await {
+            Ok(Err(e)) if e.is_unavailable() => {
+                self.health.database.trip();
+                Ok(Err(e))
+            }
+            Ok(out) => Ok(out),
+            Err(_) => {
+                self.health.database.trip();
+                Err(AppError::Unavailable("database"))
+            }
+        }
     }
 
-    /// A live-state call (Redis calls carry their own timeout).
+    /// A live-state call, bounded by the dependency timeout. A Redis failure marks Redis down at
+    /// once, so the rest of this request and the next ones fail fast instead of each waiting.
     pub async fn live<T>(
         &self,
         fut: impl Future<Output = Result<T, LiveError>>,
@@ -132,14 +141,29 @@ impl AppState {
         if self.redis_known_down() {
             return Err(AppError::Unavailable("redis"));
         }
-        tokio::time::timeout(self.config.dependency_timeout, fut)
-            .await
-            .map_err(|_| AppError::Unavailable("redis"))?
-            .map_err(Into::into)
+        match tokio::time::timeout(self.config.dependency_timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if matches!(e, LiveError::Unavailable(_)) {
+                    self.trip_redis();
+                }
+                Err(e.into())
+            }
+            Err(_) => {
+                self.trip_redis();
+                Err(AppError::Unavailable("redis"))
+            }
+        }
     }
 
-    /// True while the monitor sees a configured Redis down: callers fail fast or skip it.
+    /// True while Redis is known down: callers fail fast or skip it.
     pub fn redis_known_down(&self) -> bool {
         self.health.is_started() && self.health.redis.as_ref().is_some_and(|r| !r.is_up())
+    }
+
+    pub fn trip_redis(&self) {
+        if let Some(r) = &self.health.redis {
+            r.trip();
+        }
     }
 }

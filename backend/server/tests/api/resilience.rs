@@ -382,3 +382,39 @@ async fn requests_arriving_during_start_up_wait_for_it() {
     let _ = tx.send(());
     server.await.expect("join").expect("stop");
 }
+
+#[tokio::test]
+async fn a_request_caught_by_a_redis_partition_answers_within_one_dependency_timeout() {
+    if !services() {
+        return;
+    }
+    let redis = std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL");
+    let proxy = CutProxy::to(host_port(&redis)).await;
+    let url = format!("redis://{}/", proxy.addr);
+    let app = spawn_with(Backend::Postgres, &|c| {
+        c.redis_url = Some(Secret::new(url.clone()))
+    })
+    .await;
+    let (id, token, _) = app.start("partitioned", "easy").await;
+    let card = app.pairs(&id).await[0].0.clone();
+    // Every byte to Redis now disappears; the monitor has not noticed yet.
+    proxy.freeze();
+    let t = Instant::now();
+    let r = keyed_flip(&app, &id, &card, &token, "k-partition").await;
+    let took = t.elapsed();
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable")
+    );
+    // Rate limit, idempotency record and the game each need Redis: the first failure marks it down,
+    // so the request pays one DEPENDENCY_TIMEOUT_MS (1 s), not one per call.
+    assert!(took < Duration::from_millis(1600), "{took:?}");
+    let t = Instant::now();
+    let next = app.flip(&id, &card, &token).await;
+    assert_eq!(next.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "then at once: {:?}",
+        t.elapsed()
+    );
+}
