@@ -89,5 +89,5 @@ def test_the_proxy_body_limit_is_the_apis():
 def test_only_the_api_and_the_page_are_routed():
     text = read("proxy")
     locations = re.findall(r"\blocation\s+([^{]+?)\s*\{", text)
-    assert locations == ["= /api", "^~ /api/", "= /_proxy/health", "/", "@payload_too_large", "@bad_gateway",
-                         "@gateway_timeout"], locations
+    assert locations == ["= /api", "^~ /api/", "= /_proxy/health", "/", "@bad_request",
+                         "@payload_too_large", "@bad_gateway", "@gateway_timeout"], locations
