@@ -259,15 +259,7 @@ pub async fn claim(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let name = f
-        .string("username", true)
-        .and_then(|raw| match Username::parse(raw) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                f.error("username", e.to_string());
-                None
-            }
-        });
+    let name = f.username("username");
     f.finish()?;
     let name = name.ok_or_else(|| super::extract::invalid("username", "is required"))?;
     let player = state.claim_username(&name, auth).await?;

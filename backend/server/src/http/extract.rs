@@ -138,6 +138,30 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required username, validated.
+    pub fn username(&mut self, name: &str) -> Option<humor_game::Username> {
+        let raw = self.string(name, true)?;
+        match humor_game::Username::parse(raw) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                self.error(name, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// A required UUID (a game id).
+    pub fn uuid(&mut self, name: &str) -> Option<uuid::Uuid> {
+        let raw = self.string(name, true)?;
+        match uuid::Uuid::try_parse(raw) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.error(name, "must be a UUID");
+                None
+            }
+        }
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use humor_game::scoring::{self, max_score};
-use humor_game::{deck, Difficulty, FlipOutcome, Game, OutcomeKind, Username, CATEGORIES, FACES};
+use humor_game::{deck, Difficulty, FlipOutcome, Game, OutcomeKind, CATEGORIES, FACES};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -353,15 +353,7 @@ pub async fn start(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let username = f
-        .string("username", true)
-        .and_then(|raw| match Username::parse(raw) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                f.error("username", e.to_string());
-                None
-            }
-        });
+    let username = f.username("username");
     let difficulty =
         f.string("difficulty", false)
             .and_then(|raw| match raw.parse::<Difficulty>() {
@@ -541,15 +533,7 @@ pub async fn match_pair(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let game_id = f
-        .string("gameId", true)
-        .and_then(|s| match Uuid::try_parse(s) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                f.error("gameId", "must be a UUID");
-                None
-            }
-        });
+    let game_id = f.uuid("gameId");
     let c1 = card_id_field(&mut f, "card1Id");
     let c2 = card_id_field(&mut f, "card2Id");
     if c1.is_some() && c1 == c2 {
@@ -708,15 +692,7 @@ pub async fn complete(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
-    let id = f
-        .string("gameId", true)
-        .and_then(|s| match Uuid::try_parse(s) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                f.error("gameId", "must be a UUID");
-                None
-            }
-        });
+    let id = f.uuid("gameId");
     f.finish()?;
     let id = id.ok_or_else(|| invalid("gameId", "is required"))?;
     let result = state.complete(id, auth).await?;

@@ -1,7 +1,9 @@
 //! Operations: health and readiness, metrics, the OpenAPI document, graceful shutdown, static
 //! files, headers, and the binary's subcommands and configuration errors.
 
-use crate::helpers::{base_config, each_backend, spawn_app, spawn_config, spawn_with, Backend};
+use crate::helpers::{
+    base_config, each_backend, eventually, spawn_app, spawn_config, spawn_with, Backend,
+};
 use humor_server::config::{DatabaseConfig, Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -567,22 +569,6 @@ async fn two_replicas_share_games_through_redis_and_postgres() {
     assert_eq!(done.body["gameResult"]["finalScore"], 314);
     let board = first.get("/api/leaderboard").await;
     assert_eq!(board.body["leaderboard"][0]["username"], "roamer");
-}
-
-/// Waits until `check` holds (polling), or panics after `limit`.
-async fn eventually<F, Fut>(limit: Duration, what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within {limit:?}");
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 //! move and its record, partitions, lost live state, failed starts and requests during start-up.
 
 use crate::helpers::{
-    backends, base_config, each_backend, host_port, spawn_config, spawn_with, Backend, CutProxy,
-    TestApp,
+    backends, base_config, each_backend, eventually, host_port, spawn_config, spawn_with, Backend,
+    CutProxy, TestApp,
 };
 use humor_server::config::{DatabaseConfig, Secret};
 use humor_server::http::middleware::{idempotency_fingerprint, idempotency_store_key};
@@ -16,21 +16,6 @@ fn no_tweak(_: &mut humor_server::Config) {}
 fn services() -> bool {
     // Only meaningful with the real services; REQUIRE_SERVICES=1 turns their absence into a failure.
     backends().contains(&Backend::Postgres)
-}
-
-async fn eventually<F, Fut>(limit: Duration, what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within {limit:?}");
 }
 
 async fn keyed_flip(
