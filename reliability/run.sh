@@ -33,7 +33,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/reliability/requirements.txt"
 
-if [ -z "${REL_PREV_BIN:-}" ] && printf '%s\n' "$@" | grep -qxE 'rolling|rolling-inplace|fast|all'; then
+if [ -z "${REL_PREV_BIN:-}" ] && printf '%s\n' "$@" | grep -qxE 'rolling|rolling-inplace|scale|fast|all'; then
   REL_PREV_BIN=$(HMG_BIN=$HMG_BIN "$ROOT/reliability/build-previous.sh")
 fi
 export HMG_BIN REL_PREV_BIN="${REL_PREV_BIN:-$HMG_BIN}"

@@ -63,6 +63,7 @@ def run(quick: bool) -> Report:
             boards["db_before_flush"] = await asyncio.to_thread(board_from_db, db)
             m["flush"] = rec.mark("FLUSHALL")
             await asyncio.to_thread(redis.cli, "FLUSHALL")
+            m["flushed"] = rec.mark("FLUSHALL done")
             boards["api_after_flush"] = await asyncio.to_thread(board_from_api, px.url)
             boards["db_after_flush"] = await asyncio.to_thread(board_from_db, db)
             await asyncio.sleep(after)
@@ -100,7 +101,10 @@ def run(quick: bool) -> Report:
 
         # Games whose live state was lost: only those in progress at a data loss, each told with a clear 4xx.
         lost = [g for g in rec.games if not g.completed]
-        at_loss = [g for g in lost if any(g.t_start <= t <= g.t_end for t in (m["kill"], m["flush"]))]
+        # A game is caught by a data loss when it overlaps the loss: from the kill until Redis answered again,
+        # or from just before FLUSHALL was sent until it returned.
+        windows = [(m["kill"], m["back"]), (m["flush"], m["flushed"])]
+        at_loss = [g for g in lost if any(g.t_start <= w1 and g.t_end >= w0 for w0, w1 in windows)]
         rep.figure("games_lost_with_redis", {"lost": len(lost), "in_progress_at_a_loss": len(at_loss),
                                              "errors": sorted({g.error for g in lost})})
         rep.expect("only games in progress at a data loss were lost", len(at_loss) == len(lost),

@@ -6,7 +6,9 @@
    their p99 should stay flat; a player's rank is O(rank) by design and is measured for a player at the top and
    one in the middle.
 2. Throughput with 1, 2 and 3 replicas behind the edge proxy: hmg-loadgen playing whole games in closed loop.
-3. Time from exec to ready for a new replica (20 starts against the largest database).
+3. Time from exec to ready for a new replica: on each size right after seeding, when the new release applies the
+   migrations the previous release did not have (REL_PREV_BIN) while the previous release keeps playing games;
+   then 20 plain starts against the largest database.
 
 Load generator pinned to core 1 (REL_DRIVER_CPUS), replicas, nginx and Redis to core 0 (REL_SERVER_CPUS); the
 shared PostgreSQL on 5432 is the machine's and is not pinned.
@@ -24,7 +26,7 @@ from .. import traffic as T
 from ..report import Report
 from ..scenario import env_binary
 from ..seed import seed
-from ..stack import DRIVER_CPUS, Backend, Stack, http_get
+from ..stack import DRIVER_CPUS, Backend, Stack, StackError, http_get
 
 READS = [  # (label, path, rate per second)
     ("leaderboard top 25 (fresh, database)", "/api/leaderboard/fresh", 200),
@@ -92,6 +94,7 @@ def verify_seeded(rep: Report, db, url: str, label: str) -> None:
 def run(quick: bool) -> Report:
     rep = Report("scale")
     binary = env_binary()
+    prev = os.environ.get("REL_PREV_BIN") or binary
     # REL_SCALE_SIZES overrides the sizes (a quick look); REL_SCALE_MAX adds a larger one (10 million).
     sizes = [int(x) for x in os.environ.get("REL_SCALE_SIZES", "10000,1000000").split(",")]
     top_size = int(os.environ.get("REL_SCALE_MAX", "0"))
@@ -107,13 +110,42 @@ def run(quick: bool) -> Report:
                     b.close()
                 st.db.drop()
             db = st.shared_database()
-            r = subprocess.run([binary, "migrate"], env={"PATH": "/usr/bin:/bin", "DATABASE_URL": db.url},
+            # The data is written with the previous release's schema, then the new release starts on it and
+            # applies its pending migrations while the previous release keeps playing games: a rollout's first
+            # step on a database of this size.
+            r = subprocess.run([prev, "migrate"], env={"PATH": "/usr/bin:/bin", "DATABASE_URL": db.url},
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0:
                 raise RuntimeError(f"migrate failed: {r.stderr[-400:]}")
             info = seed(db, n)
+            info["schema"] = db.sql("SELECT max(version) FROM _sqlx_migrations WHERE success")
             rep.figure(f"seeded {n:,}", info)
-            b = st.new_backend(label=f"db{n}").start()
+            old = st.new_backend(prev, label=f"prev-db{n}").start()
+            lg = subprocess.Popen(["taskset", "-c", DRIVER_CPUS, os.environ["HMG_LOADGEN"], "--url", old.url,
+                                   "--mode", "games", "--rate", "5", "--concurrency", "8", "--duration", "30",
+                                   "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            time.sleep(3)
+            b = st.new_backend(label=f"db{n}")
+            try:
+                b.start(timeout=180)
+            except StackError as e:
+                rep.expect(f"{n:,} games: the new release becomes ready on it (pending migrations applied)", False,
+                           str(e))
+                lg.kill()
+                raise
+            during = json.loads(lg.communicate(timeout=120)[0].strip().splitlines()[-1])
+            old.close()
+            upgraded = db.sql("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            rep.figure(f"upgrade on {n:,} games", {
+                "schema": f"{info.get('schema', '?')} -> {upgraded}", "exec_to_ready_s": round(b.ready_seconds, 2),
+                "previous release meanwhile (5 games/s)": {"p50_ms": during["latency_ms"]["p50"],
+                                                           "p99_ms": during["latency_ms"]["p99"],
+                                                           "max_ms": during["latency_ms"]["max"],
+                                                           "errors": during["errors"]}})
+            rep.expect(f"{n:,} games: the new release is ready within 60 s, pending migrations applied",
+                       b.ready_seconds < 60, round(b.ready_seconds, 2))
+            rep.expect(f"{n:,} games: the previous release kept serving games while it migrated",
+                       during["errors"] == 0, during["errors"])
             verify_seeded(rep, db, b.url, f"{n:,} games")
             names = {"top": board_players(db, "top"), "median": board_players(db, "median")}
             per = {}
