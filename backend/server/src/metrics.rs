@@ -280,16 +280,14 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
-/// (method, route template, status).
-type SeriesKey = (&'static str, String, u16);
+/// Per route template: (method, status) and their handles.
+type Series = Vec<(&'static str, u16, metrics::Counter, metrics::Histogram)>;
 
 /// Per-request HTTP metrics with cached handles: a request costs a read-locked hash lookup
 /// instead of building label sets and searching the registry.
 pub struct HttpMetrics {
     in_flight: metrics::Gauge,
-    series: std::sync::RwLock<
-        std::collections::HashMap<SeriesKey, (metrics::Counter, metrics::Histogram)>,
-    >,
+    series: std::sync::RwLock<std::collections::HashMap<String, Series>>,
 }
 
 /// The method label: standard methods by name, anything else as OTHER (no unbounded labels).
@@ -324,9 +322,11 @@ impl HttpMetrics {
 
     pub fn finished(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         self.in_flight.decrement(1.0);
-        let key = (method, route.to_string(), status);
         if let Ok(map) = self.series.read() {
-            if let Some((c, h)) = map.get(&key) {
+            let found = map
+                .get(route)
+                .and_then(|v| v.iter().find(|(m, s, _, _)| *m == method && *s == status));
+            if let Some((_, _, c, h)) = found {
                 c.increment(1);
                 h.record(seconds);
                 return;
@@ -337,14 +337,14 @@ impl HttpMetrics {
             ("route", route.to_string()),
             ("status", status.to_string()),
         ];
-        let pair = (
-            metrics::counter!("http_requests_total", &labels),
-            metrics::histogram!("http_request_duration_seconds", &labels),
-        );
-        pair.0.increment(1);
-        pair.1.record(seconds);
+        let counter = metrics::counter!("http_requests_total", &labels);
+        let histogram = metrics::histogram!("http_request_duration_seconds", &labels);
+        counter.increment(1);
+        histogram.record(seconds);
         if let Ok(mut map) = self.series.write() {
-            map.insert(key, pair);
+            map.entry(route.to_string())
+                .or_default()
+                .push((method, status, counter, histogram));
         }
     }
 }

@@ -48,11 +48,8 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
     let start = Instant::now();
     let id = request_id(req.headers());
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
     let quiet = route.starts_with("/health") || route == "/metrics";
     let path = if quiet {
         String::new()
@@ -83,7 +80,7 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
     let elapsed = start.elapsed();
     http.finished(
         crate::metrics::method_label(&method),
-        &route,
+        route,
         status,
         elapsed.as_secs_f64(),
     );

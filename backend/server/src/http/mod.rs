@@ -42,13 +42,19 @@ use utoipa_axum::routes;
 )]
 struct ApiDoc;
 
-fn api() -> OpenApiRouter<AppState> {
+/// Probes and metrics: hit by kubelets and Prometheus, so they skip the API's layers.
+fn ops_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::health))
-        .routes(routes!(health::api_health))
         .routes(routes!(health::metrics))
+}
+
+/// Everything under `/api`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::api_health))
         .routes(routes!(meta::index))
         .routes(routes!(game::config))
         .routes(routes!(game::daily_challenge))
@@ -67,6 +73,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(boards::scores))
         .routes(routes!(boards::player_scores))
         .routes(routes!(boards::claim))
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    ops_routes().merge(api_routes())
 }
 
 /// The OpenAPI document of the routes [`router`] serves (plus `/api/openapi.json` itself).
@@ -169,16 +179,13 @@ async fn method_not_allowed() -> Response {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (routes, _) = api().split_for_parts();
-    routes
+    let (ops, _) = ops_routes().split_for_parts();
+    let (api, _) = api_routes()
         .route("/api/openapi.json", get(meta::openapi_json))
-        .fallback_service(
-            // Only the web game's files are worth compressing here (nginx compresses in production).
-            tower::ServiceBuilder::new()
-                .layer(CompressionLayer::new())
-                .service(axum::routing::any(not_found).with_state(state.clone())),
-        )
-        .method_not_allowed_fallback(method_not_allowed)
+        .split_for_parts();
+    // Layers of the API only (innermost first): idempotent retries, then the start-up gate, rate
+    // limit and time limit, then body limit and CORS.
+    let api = api
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::idempotency,
@@ -188,7 +195,16 @@ pub fn router(state: AppState) -> Router {
             middleware::api_gate,
         ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
-        .layer(cors(&state))
+        .layer(cors(&state));
+    ops.merge(api)
+        .fallback_service(
+            // Only the web game's files are worth compressing here (nginx compresses in production).
+            tower::ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                .service(axum::routing::any(not_found).with_state(state.clone())),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        // Every response: request id, access log, metrics, security headers, drain.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::context,
