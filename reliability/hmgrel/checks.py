@@ -59,7 +59,12 @@ def durability(report: Report, db: Database, rec: Recorder, api: str, *, lost_al
     bad_players = [p for p in per_player if (p["games_completed"], p["total_score"]) != (p["n"], p["s"])]
     report.expect("each player's completed-game counter and total score equal their stored games", not bad_players,
                   bad_players[:3] if bad_players else f"{len(per_player)} players")
-    stats = db.rows("SELECT difficulty, games_completed, total_score FROM difficulty_stats")
+    # Since migration 0004 the counters are spread over difficulty_stats_shards; totals add the original table.
+    sharded = db.sql("SELECT to_regclass('difficulty_stats_shards') IS NOT NULL") == "t"
+    stats = db.rows("SELECT difficulty, sum(games_completed) AS games_completed, sum(total_score) AS total_score "
+                    "FROM (SELECT difficulty, games_completed, total_score FROM difficulty_stats"
+                    + (" UNION ALL SELECT difficulty, games_completed, total_score FROM difficulty_stats_shards"
+                       if sharded else "") + ") t GROUP BY difficulty")
     by_rows = {r["difficulty"]: r for r in db.rows(
         "SELECT difficulty, count(*) AS n, coalesce(sum(score), 0) AS s FROM games "
         "WHERE status = 'completed' GROUP BY difficulty")}

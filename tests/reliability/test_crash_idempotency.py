@@ -71,3 +71,50 @@ def _swallow(base: str, path: str, card: str, token: str, key: str):
         return call(base, "POST", path, {"cardId": card}, token=token, key=key, timeout=20)
     except OSError as e:  # the replica dies with this request in flight
         return e
+
+
+def test_a_start_whose_replica_dies_before_answering_is_replayed_not_dealt_twice(binary):
+    """The same for `POST /api/game/start`: the retry gets the game the dead replica dealt, and only one game is
+    stored (a second deal would count twice in games_started and leave an orphan game to expire)."""
+    with Stack("repro-idempotent-start", binary) as st:
+        redis = st.start_redis(6373)
+        db = st.shared_database()
+        relay = HoldingRelay(6374, 6373).start()
+        try:
+            a = st.new_backend(extra_env={"REDIS_URL": f"redis://:{redis.password}@127.0.0.1:6374/0"},
+                               label="a").start()
+            b = st.new_backend(label="b").start()
+            name = f"st_{secrets.token_hex(3)}"
+            s, _, claimed = call(b.url, "POST", "/api/scores/user", {"username": name})
+            assert s == 201, claimed
+            token = claimed["player"]["token"]
+            key = f"repro-{secrets.token_hex(8)}"
+            body = {"username": name, "difficulty": "easy"}
+            relay.arm(b"PSETEX", b"idem")
+            t = threading.Thread(target=lambda: _swallow_post(a.url, "/api/game/start", body, token, key))
+            t.start()
+            assert relay.held.wait(10), "replica A never tried to store the idempotent answer"
+            a.kill()
+            t.join(15)
+            t0 = time.monotonic()
+            while True:
+                s, h, retry = call(b.url, "POST", "/api/game/start", body, token=token, key=key)
+                if not (s == 409 and retry.get("error") == "idempotency_in_progress") or time.monotonic() - t0 > 10:
+                    break
+                time.sleep(0.5)
+            stored = db.rows(f"SELECT g.id::text, g.status FROM games g JOIN players p ON p.id = g.player_id "
+                             f"WHERE p.username = '{name}'")
+            assert s == 201, retry
+            assert len(stored) == 1, \
+                f"the retry dealt another game: stored {stored}, retry answered {retry['game']['gameId']} " \
+                f"(replayed: {h.get('idempotent-replayed')})"
+            assert h.get("idempotent-replayed") == "true" and retry["game"]["gameId"] == stored[0]["id"]
+        finally:
+            relay.close()
+
+
+def _swallow_post(base: str, path: str, body: dict, token: str, key: str):
+    try:
+        return call(base, "POST", path, body, token=token, key=key, timeout=20)
+    except OSError as e:
+        return e

@@ -54,11 +54,13 @@ def run(quick: bool) -> Report:
             window_end = time.monotonic() + window_s - 0.3
             out["window_end"] = window_end
             stop = asyncio.Event()
-            others = [asyncio.create_task(T.run_readers(px.url, rec, 1.5, stop, local_addr=a,
+            # Well under the limit: half of it per window for each calm reader.
+            calm_rate = min(1.5, 0.5 * LIMIT / window_s)
+            others = [asyncio.create_task(T.run_readers(px.url, rec, calm_rate, stop, local_addr=a,
                                                         paths=["/api/leaderboard", "/api/game/config"]))
                       for a in OTHERS[1:]]
             others.append(asyncio.create_task(T.run_players(px.url, rec, 1, stop, prefix=f"calm{int(now) % 1000}_",
-                                                            local_addr=OTHERS[0], think_ms=1500)))
+                                                            local_addr=OTHERS[0], think_ms=1500 if quick else 3000)))
             hammered: list[T.Resp] = []
             direct: list[T.Resp] = []
             health: list[T.Resp] = []

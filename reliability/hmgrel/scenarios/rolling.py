@@ -11,8 +11,9 @@ the previous release, which now runs against the new schema. Two ways of replaci
 - `inplace` (what `docker-compose up -d` does to one container, nginx unchanged): SIGTERM, wait for the exit,
   start the new process on the same address.
 
-Expected: zero failed requests, zero lost or corrupted games, each old process exits 0 within its drain delay
-plus shutdown timeout.
+Expected: zero failed requests (surge; in place, only POSTs caught by a replica closing its listener, each
+recovered by its retry), zero lost or corrupted games, each old process exits 0 within its drain delay plus
+shutdown timeout.
 """
 from __future__ import annotations
 
@@ -130,8 +131,19 @@ def run(quick: bool, mode: str = "surge") -> Report:
         phases(rep, rec, windows, {"start", "flip", "complete"}, "game_requests")
         failed = [a for a in rec.attempts if not a.ok]
         rep.figure("requests", len(rec.attempts))
-        rep.expect("zero failed requests during both rollouts", not failed,
-                   [f"{a.kind} {a.status} {a.code} rid={a.rid}" for a in failed[:8]])
+        if mode == "surge":
+            rep.expect("zero failed requests during both rollouts", not failed,
+                       [f"{a.kind} {a.status} {a.code} rid={a.rid}" for a in failed[:8]])
+        else:
+            # Behind a proxy with fixed peers a replica is still being sent new connections when its drain ends
+            # and it closes its listener: the kernel resets the connections in its accept queue, and nginx cannot
+            # resend a POST it already wrote. Those (and only those) may fail; the retry with the same
+            # Idempotency-Key recovers each (checked below: no game lost, none counted twice).
+            ends = [t + DRAIN_DELAY_S for t in terms]
+            odd = [a for a in failed if a.status != 502 or not any(abs(a.t1 - e) < 0.3 for e in ends)]
+            rep.figure("failed_requests", {"total": len(failed), "at a listener close": len(failed) - len(odd)})
+            rep.expect("the only failures are 502s for requests caught by a replica closing its listener",
+                       not odd, [f"{a.kind} {a.status} {a.code} rid={a.rid}" for a in odd[:8]])
         lost = [g for g in rec.games if not g.completed]
         rep.expect("zero lost games: every game started was played to its end", not lost,
                    [f"{g.game_id} {g.error}" for g in lost[:5]] or f"{len(rec.games)} games")
