@@ -219,7 +219,19 @@ impl Store for PgStore {
         // once; an older binary ignores migrations it does not know (expand/contract rollbacks).
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         migrator.set_ignore_missing(true);
-        observe("migrate", async { Ok(migrator.run(&self.pool()).await?) }).await
+        // Its own connection, without the requests' statement_timeout: building an index on a big
+        // table takes longer than any request may (found at 10 million games).
+        let connect = self.connect.clone().options([("statement_timeout", "0")]);
+        observe("migrate", async {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(connect)
+                .await?;
+            let out = migrator.run(&pool).await;
+            pool.close().await;
+            Ok(out?)
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -350,6 +350,7 @@ pub async fn daily_challenge(
 pub async fn start(
     State(state): State<AppState>,
     auth: Auth,
+    op: Option<Extension<OpId>>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
@@ -380,7 +381,7 @@ pub async fn start(
     let daily = f.boolean("daily").unwrap_or(false);
     f.finish()?;
     let username = username.ok_or_else(|| invalid("username", "is required"))?;
-    let (game, player) = state
+    let (game, player, was_replayed) = state
         .start_game(
             StartCommand {
                 username,
@@ -389,17 +390,21 @@ pub async fn start(
                 daily,
             },
             auth,
+            op_id(&op),
         )
         .await?;
     let now = state.clock.now_ms();
-    Ok(private(
-        StatusCode::CREATED,
-        &StartResponse {
-            success: true,
-            message: format!("🎯 Game started! Good luck, {}! 🍀", game.username),
-            game: GameView::of(&game, now),
-            player,
-        },
+    Ok(replayed(
+        was_replayed,
+        private(
+            StatusCode::CREATED,
+            &StartResponse {
+                success: true,
+                message: format!("🎯 Game started! Good luck, {}! 🍀", game.username),
+                game: GameView::of(&game, now),
+                player,
+            },
+        ),
     ))
 }
 

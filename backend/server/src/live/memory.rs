@@ -8,6 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// How long a retried start finds the game it dealt (as long as idempotent answers are kept).
+const START_OP_KEEP: Duration = Duration::from_secs(24 * 3600);
+
 /// How long a finished game stays readable here after its end became durable.
 const FINISHED_KEEP: Duration = Duration::from_secs(3600);
 
@@ -21,6 +24,8 @@ struct Inner {
     rates: HashMap<(String, i64), u64>,
     cache: HashMap<(u64, String), (Instant, String)>,
     generation: u64,
+    /// Start operations and what a retry gets.
+    starts: HashMap<String, (Instant, String)>,
 }
 
 #[derive(Default)]
@@ -48,6 +53,7 @@ impl MemoryState {
                 .retain(|_, (_, _, gone)| gone.is_none_or(|t| t > now));
             inner.idempotency.retain(|_, (until, _)| *until > now);
             inner.cache.retain(|_, (until, _)| *until > now);
+            inner.starts.retain(|_, (until, _)| *until > now);
         }
     }
 }
@@ -75,11 +81,30 @@ impl LiveState for MemoryState {
         self.ping().await
     }
 
-    async fn create_game(&self, game: &Game) -> Result<(), LiveError> {
+    async fn create_game(
+        &self,
+        game: &Game,
+        start_op: Option<(&str, &str)>,
+    ) -> Result<(), LiveError> {
         let mut inner = self.lock()?;
         inner.games.insert(game.id, (1, game.clone(), None));
         inner.schedule(game.id, game.deadline());
+        if let Some((op, answer)) = start_op {
+            inner.starts.insert(
+                op.to_string(),
+                (Instant::now() + START_OP_KEEP, answer.to_string()),
+            );
+        }
         Ok(())
+    }
+
+    async fn recall_start(&self, op: &str) -> Result<Option<String>, LiveError> {
+        let inner = self.lock()?;
+        Ok(inner
+            .starts
+            .get(op)
+            .filter(|(until, _)| *until > Instant::now())
+            .map(|(_, v)| v.clone()))
     }
 
     async fn load_game(&self, id: Uuid) -> Result<Option<Versioned>, LiveError> {

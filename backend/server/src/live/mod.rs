@@ -63,7 +63,16 @@ pub trait LiveState: Send + Sync + 'static {
     async fn ping_fresh(&self) -> Result<(), LiveError>;
 
     /// Stores a new game at version 1 and schedules it for the expiry sweep at `game.deadline()`.
-    async fn create_game(&self, game: &Game) -> Result<(), LiveError>;
+    /// With `start_op` (the start request's operation id and what to answer a retry with), the
+    /// two are stored together, so a retried start finds the game it dealt.
+    async fn create_game(
+        &self,
+        game: &Game,
+        start_op: Option<(&str, &str)>,
+    ) -> Result<(), LiveError>;
+
+    /// What `create_game` stored for a start operation.
+    async fn recall_start(&self, op: &str) -> Result<Option<String>, LiveError>;
 
     async fn load_game(&self, id: Uuid) -> Result<Option<Versioned>, LiveError>;
 

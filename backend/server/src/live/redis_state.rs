@@ -27,12 +27,17 @@ pub struct RedisState {
     extend: Script,
 }
 
-// KEYS: game hash, due zset. ARGV: json, ttl ms, due_at, id.
+// KEYS: game hash, due zset, start-operation key. ARGV: json, ttl ms, due_at, id, start answer
+// (empty: no operation), its ttl ms.
 const CREATE: &str = r"
 redis.call('HSET', KEYS[1], 'v', 1, 's', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6]) end
 return 1";
+
+/// How long a retried start finds the game it dealt (as long as idempotent answers are kept).
+const START_OP_KEEP_MS: i64 = 24 * 3_600_000;
 
 // KEYS: game hash, due zset. ARGV: expected version, json, ttl ms, due_at, id.
 const SAVE: &str = r"
@@ -195,23 +200,40 @@ impl LiveState for RedisState {
         .map(|_| ())
     }
 
-    async fn create_game(&self, game: &Game) -> Result<(), LiveError> {
+    async fn create_game(
+        &self,
+        game: &Game,
+        start_op: Option<(&str, &str)>,
+    ) -> Result<(), LiveError> {
         let json = encode(game)?;
         let (gk, dk, due) = (self.game_key(game.id), self.due_key(), game.deadline());
         let id = game.id.to_string();
+        let (sk, answer) = match start_op {
+            Some((op, answer)) => (self.key(&["start", op]), answer.to_string()),
+            None => (self.key(&["start", "-"]), String::new()),
+        };
         self.run("create_game", |mut c| async move {
             self.create
                 .key(gk)
                 .key(dk)
+                .key(sk)
                 .arg(json)
                 .arg(ttl_for(due))
                 .arg(due)
                 .arg(id)
+                .arg(answer)
+                .arg(START_OP_KEEP_MS)
                 .invoke_async::<i64>(&mut c)
                 .await
                 .map(|_| ())
         })
         .await
+    }
+
+    async fn recall_start(&self, op: &str) -> Result<Option<String>, LiveError> {
+        let k = self.key(&["start", op]);
+        self.run("recall_start", |mut c| async move { c.get(k).await })
+            .await
     }
 
     async fn load_game(&self, id: Uuid) -> Result<Option<Versioned>, LiveError> {

@@ -70,12 +70,20 @@ impl AppState {
         })
     }
 
+    /// Deals a game. With an operation id, a retry of the same start (even after the replica that
+    /// dealt it died before answering) gets the game it dealt, not a second one; the bool is true then.
     pub async fn start_game(
         &self,
         cmd: StartCommand,
         auth: Auth,
-    ) -> Result<(Game, PlayerView), AppError> {
+        op_id: Option<&str>,
+    ) -> Result<(Game, PlayerView, bool), AppError> {
         let keys = self.keys()?;
+        if let Some(op) = op_id {
+            if let Some(found) = self.replay_start(op).await? {
+                return Ok((found.0, found.1, true));
+            }
+        }
         let now = self.clock.now_ms();
         let (difficulty, layout, daily) = if cmd.daily {
             let date_s = format_date(utc_date(now));
@@ -139,7 +147,13 @@ impl AppState {
         };
         // Live state first: if the database write then fails, the live copy is unreachable (its id
         // was never answered) and the sweep removes it at its deadline, leaving no trace anywhere.
-        self.live(self.live.create_game(&game)).await?;
+        let is_new = if resolved.view.is_new { "new" } else { "known" };
+        let answer = format!("{}|{is_new}", game.id);
+        self.live(
+            self.live
+                .create_game(&game, op_id.map(|o| (o, answer.as_str()))),
+        )
+        .await?;
         let stored = match self.db_raw(self.store.insert_game(&record)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(StoreError::Conflict(_))) => Err(AppError::DailyAlreadyPlayed),
@@ -152,7 +166,34 @@ impl AppState {
             return Err(e);
         }
         metrics::counter!("games_started_total", "difficulty" => difficulty.as_str()).increment(1);
-        Ok((game, resolved.view))
+        Ok((game, resolved.view, false))
+    }
+
+    /// The game a start operation dealt, if it is still live, with the player's view as the first
+    /// answer gave it (the token is the same signature again).
+    async fn replay_start(&self, op: &str) -> Result<Option<(Game, PlayerView)>, AppError> {
+        let Some(answer) = self.live(self.live.recall_start(op)).await? else {
+            return Ok(None);
+        };
+        let (id, kind) = answer.split_once('|').unwrap_or((answer.as_str(), "known"));
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(None);
+        };
+        let Some(Versioned { game, .. }) = self.live(self.live.load_game(id)).await? else {
+            return Ok(None);
+        };
+        let is_new = kind == "new";
+        let token = is_new
+            .then(|| self.keys().map(|k| k.sign(game.player_id)))
+            .transpose()?;
+        Ok(Some((
+            game.clone(),
+            PlayerView {
+                username: game.username.clone(),
+                is_new,
+                token,
+            },
+        )))
     }
 
     /// Loads a live game, applies `op` and stores the result atomically; retries when another

@@ -403,3 +403,97 @@ async fn a_request_caught_by_a_redis_partition_answers_within_one_dependency_tim
         t.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_retried_start_whose_answer_was_lost_gets_the_game_it_dealt() {
+    each_backend(no_tweak, |app| async move {
+        let body = json!({"username": "lost_start", "difficulty": "medium"});
+        let key = [("idempotency-key", "k-start")];
+        let first = app
+            .call_with(
+                Method::POST,
+                "/api/game/start",
+                Some(body.clone()),
+                None,
+                &key,
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        // The replica died before recording the answer: only the deal itself is known.
+        let scope = app.addr.ip().to_string();
+        let store_key = idempotency_store_key(&scope, "/api/game/start", "k-start");
+        app.state
+            .live
+            .idempotency_release(&store_key)
+            .await
+            .expect("release");
+        let retry = app
+            .call_with(Method::POST, "/api/game/start", Some(body), None, &key)
+            .await;
+        assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
+        assert_eq!(
+            retry
+                .headers
+                .get("idempotent-replayed")
+                .and_then(|v| v.to_str().ok()),
+            Some("true")
+        );
+        assert_eq!(retry.body["game"]["gameId"], first.body["game"]["gameId"]);
+        assert_eq!(retry.body["player"]["token"], first.body["player"]["token"]);
+        let stats = app.get("/api/leaderboard/stats").await;
+        assert_eq!(
+            stats.body["statistics"]["overall"]["totalGames"], 1,
+            "one game dealt, not two"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migrations_do_not_inherit_the_requests_statement_timeout() {
+    if !services() {
+        return;
+    }
+    // A database one migration behind, with a board big enough that building the new index takes
+    // longer than a request may (at 10 million games it took minutes): the migration must finish.
+    use sqlx::Connection;
+    let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+    let name = format!("hmg_mig_{}", uuid::Uuid::new_v4().simple());
+    let mut c = sqlx::PgConnection::connect(&admin).await.expect("admin");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .expect("create");
+    let url = crate::helpers::replace_db(&admin, &name);
+    humor_store::connect(&url, &humor_store::PoolOptions::default())
+        .expect("store")
+        .migrate()
+        .await
+        .expect("migrate");
+    let mut db = sqlx::PgConnection::connect(&url).await.expect("db");
+    for sql in [
+        "DROP INDEX leaderboard_order",
+        "DELETE FROM _sqlx_migrations WHERE version >= 5",
+        "INSERT INTO players (id, username, username_key, created_at_ms) VALUES ('00000000-0000-0000-0000-000000000001', 'big', 'big', 0)",
+        "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, best_time_ms, \
+           best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+         SELECT 'b' || i, '00000000-0000-0000-0000-000000000001', 'big', 'easy', i % 300, i, i, 1, 1, i \
+         FROM generate_series(1, 400000) i",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut db).await.expect(sql);
+    }
+    let options = humor_store::PoolOptions {
+        statement_timeout: Duration::from_millis(1),
+        ..Default::default()
+    };
+    let store = humor_store::connect(&url, &options).expect("store");
+    let migrated = store.migrate().await;
+    store.close().await;
+    drop(db);
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut c)
+    .await;
+    migrated.expect("the index build is not cancelled by the requests' statement_timeout");
+}

@@ -1,0 +1,2 @@
+-- leaderboard_order (0005) replaces it.
+DROP INDEX IF EXISTS leaderboard_rank;
