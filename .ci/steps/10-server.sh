@@ -14,6 +14,7 @@ timed() {
 
 timed cargo fmt --all --check
 timed scripts/sync-backend-manifest.sh --check
+timed scripts/check-migrations.sh
 timed cargo clippy --all-targets --locked -- -D warnings
 timed cargo build --release --locked
 # CI runs the README's start command from the root: it must build and list its configuration.

@@ -71,7 +71,7 @@ fn main() -> ExitCode {
                         ExitCode::SUCCESS
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "migrations failed");
+                        tracing::error!(error = format!("{e:#}"), "migrations failed");
                         ExitCode::FAILURE
                     }
                 }

@@ -70,8 +70,9 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
 }
 
 /// Reads or generates the token key, applies migrations and checks Redis; retried with backoff
-/// until it succeeds. Until then readiness reports "starting" and the API answers 503.
-pub async fn initialize(state: &AppState) {
+/// until it succeeds. Until then readiness reports "starting" and the API answers 503. An error
+/// retrying cannot fix (a migration history that does not match this binary) is returned.
+pub async fn initialize(state: &AppState) -> anyhow::Result<()> {
     for variable in &state.config.weak_secrets {
         tracing::warn!(
             variable,
@@ -83,8 +84,19 @@ pub async fn initialize(state: &AppState) {
     loop {
         match try_initialize(state).await {
             Ok(()) => break,
+            Err(e) if is_permanent(&e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "start-up failed and retrying cannot fix it"
+                );
+                return Err(e);
+            }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "start-up: a dependency is not ready yet");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "start-up: a dependency is not ready yet"
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -98,12 +110,21 @@ pub async fn initialize(state: &AppState) {
         live_games = state.live.kind(),
         "ready to serve"
     );
+    Ok(())
+}
+
+fn is_permanent(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<humor_store::StoreError>()
+            .is_some_and(|s| s.is_permanent())
+    })
 }
 
 async fn try_initialize(state: &AppState) -> anyhow::Result<()> {
     tokio::time::timeout(Duration::from_secs(120), state.store.migrate())
         .await
         .context("migrations timed out")?
+        .map_err(anyhow::Error::new)
         .context("applying migrations")?;
     if state.tokens.get().is_none() {
         let secret = match &state.config.jwt_secret {
@@ -188,10 +209,12 @@ pub async fn run_until(
 ) -> anyhow::Result<()> {
     let local = listener.local_addr().context("listener address")?;
     tracing::info!(address = %local, "listening");
-    let init = {
+    let mut init = {
         let state = state.clone();
         tokio::spawn(async move { initialize(&state).await })
     };
+    let mut init_done = false;
+    let mut failure: Option<anyhow::Error> = None;
     let background = spawn_background(&state);
     let router = http::router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -239,6 +262,20 @@ pub async fn run_until(
                 });
             }
             () = &mut stop => break,
+            joined = &mut init, if !init_done => {
+                init_done = true;
+                match joined {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        failure = Some(e);
+                        break;
+                    }
+                    Err(e) => {
+                        failure = Some(anyhow::anyhow!("start-up task failed: {e}"));
+                        break;
+                    }
+                }
+            }
         }
     }
     drop(listener);
@@ -255,7 +292,10 @@ pub async fn run_until(
     }
     state.store.close().await;
     tracing::info!("stopped");
-    Ok(())
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

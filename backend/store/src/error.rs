@@ -19,6 +19,11 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
+
+    /// An error retrying cannot fix (configuration, or a migration history that does not match).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, StoreError::Config(_))
+    }
 }
 
 fn unavailable(e: impl fmt::Display) -> StoreError {
@@ -62,8 +67,13 @@ impl From<sqlx::Error> for StoreError {
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
+        use sqlx::migrate::MigrateError as M;
         match e {
-            sqlx::migrate::MigrateError::Execute(inner) => inner.into(),
+            M::Execute(inner) | M::ExecuteMigration(inner, _) => inner.into(),
+            // The database and this binary disagree about history: retrying cannot fix it.
+            other @ (M::VersionMismatch(_) | M::VersionMissing(_) | M::Dirty(_)) => {
+                StoreError::Config(format!("migrations: {other}"))
+            }
             other => StoreError::Other(other.to_string()),
         }
     }

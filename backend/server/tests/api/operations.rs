@@ -722,3 +722,45 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
         "the acknowledged game is still there"
     );
 }
+
+#[tokio::test]
+async fn a_migration_history_this_binary_cannot_accept_stops_start_up_with_the_reason() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = base_config(dir.path());
+    let DatabaseConfig::Sqlite { path } = &config.database else {
+        panic!("sqlite")
+    };
+    let path = path.clone();
+    {
+        let app = spawn_config(
+            Backend::Sqlite,
+            config.clone(),
+            tempfile::tempdir().expect("dir"),
+            None,
+        )
+        .await;
+        drop(app);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Someone edited an applied migration: its checksum no longer matches.
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .expect("open");
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = X'00' WHERE version = 1")
+        .execute(&mut c)
+        .await
+        .expect("tamper");
+    drop(c);
+    let clock = std::sync::Arc::new(humor_server::clock::ManualClock::new(0));
+    let state = humor_server::startup::build(config, clock).expect("build");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let run = humor_server::startup::run_until(state, listener, std::future::pending::<()>());
+    let out = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("it stops instead of retrying for ever");
+    let err = format!("{:#}", out.expect_err("start-up fails"));
+    assert!(err.contains("migration"), "{err}");
+}
