@@ -187,9 +187,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn player_by_id(&self, id: Uuid) -> Result<Option<Player>>;
 
-    /// Records a newly dealt game. A second daily challenge for the same player and day is
+    /// Records a newly dealt game; false when it was already recorded (a retried start: nothing
+    /// changes, nothing is counted twice). A second daily challenge for the same player and day is
     /// [`StoreError::Conflict`].
-    async fn insert_game(&self, game: &NewGameRecord) -> Result<()>;
+    async fn insert_game(&self, game: &NewGameRecord) -> Result<bool>;
 
     /// Records the end of a game and, for a completed game, its statistics and leaderboard
     /// entries, in one transaction (durable when this returns). Returns false when the game had

@@ -340,13 +340,13 @@ impl Store for PgStore {
         .await
     }
 
-    async fn insert_game(&self, g: &NewGameRecord) -> Result<()> {
+    async fn insert_game(&self, g: &NewGameRecord) -> Result<bool> {
         observe("insert_game", async {
             // Lock order everywhere: games row, then players row, then a stats shard, then boards.
             let mut tx = self.pool().begin().await?;
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
-                 VALUES ($1, $2, $3, $4, 'active', $5)",
+                 VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (id) DO NOTHING",
             )
             .bind(g.id)
             .bind(g.player_id)
@@ -354,7 +354,12 @@ impl Store for PgStore {
             .bind(&g.daily)
             .bind(g.started_at_ms)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
             sqlx::query(
                 "UPDATE players SET games_started = games_started + 1, \
                    last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $2), $2) WHERE id = $1",
@@ -373,7 +378,7 @@ impl Store for PgStore {
             )
             .await?;
             tx.commit().await?;
-            Ok(())
+            Ok(true)
         })
         .await
     }

@@ -499,15 +499,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_game(&self, g: &NewGameRecord) -> Result<()> {
+    async fn insert_game(&self, g: &NewGameRecord) -> Result<bool> {
         let g = g.clone();
         observe(
             "insert_game",
             self.write(move |conn| {
                 Box::pin(async move {
-                    sqlx::query(
+                    let inserted = sqlx::query(
                         "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
-                         VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
+                         VALUES (?1, ?2, ?3, ?4, 'active', ?5) ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(g.id.to_string())
                     .bind(g.player_id.to_string())
@@ -515,7 +515,11 @@ impl Store for SqliteStore {
                     .bind(&g.daily)
                     .bind(g.started_at_ms)
                     .execute(&mut *conn)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    if inserted == 0 {
+                        return Ok(false);
+                    }
                     sqlx::query(
                         "UPDATE players SET games_started = games_started + 1, \
                            last_played_at_ms = MAX(COALESCE(last_played_at_ms, ?2), ?2) WHERE id = ?1",
@@ -525,7 +529,7 @@ impl Store for SqliteStore {
                     .execute(&mut *conn)
                     .await?;
                     add_stats(conn, g.difficulty.as_str(), StatsDelta { started: 1, ..Default::default() }).await?;
-                    Ok(())
+                    Ok(true)
                 })
             }),
         )

@@ -306,6 +306,34 @@ async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
 }
 
 #[tokio::test]
+async fn recording_a_dealt_game_again_changes_nothing() {
+    each_engine(|name, store| async move {
+        let (p, _) = store.claim_player("redeal", T0).await.expect("claim");
+        let record = NewGameRecord {
+            id: Uuid::new_v4(),
+            player_id: p.id,
+            difficulty: Difficulty::Hard,
+            daily: None,
+            started_at_ms: T0,
+        };
+        assert!(store.insert_game(&record).await.expect("insert"), "{name}");
+        assert!(
+            !store.insert_game(&record).await.expect("insert again"),
+            "{name}: a retried start is not a second game"
+        );
+        let player = store
+            .player_by_id(p.id)
+            .await
+            .expect("player")
+            .expect("exists");
+        assert_eq!(player.games_started, 1, "{name}");
+        let stored = store.game(record.id).await.expect("game").expect("stored");
+        assert_eq!(stored.status, "active", "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn finishing_a_game_is_recorded_once() {
     each_engine(|name, store| async move {
         let (p, _) = store.claim_player("once", T0).await.expect("claim");

@@ -138,13 +138,6 @@ impl AppState {
             },
             &mut rand::rng(),
         );
-        let record = NewGameRecord {
-            id: game.id,
-            player_id: player.id,
-            difficulty,
-            daily: game.daily.clone(),
-            started_at_ms: now,
-        };
         // Live state first: if the database write then fails, the live copy is unreachable (its id
         // was never answered) and the sweep removes it at its deadline, leaving no trace anywhere.
         let is_new = if resolved.view.is_new { "new" } else { "known" };
@@ -154,18 +147,11 @@ impl AppState {
                 .create_game(&game, op_id.map(|o| (o, answer.as_str()))),
         )
         .await?;
-        let stored = match self.db_raw(self.store.insert_game(&record)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(StoreError::Conflict(_))) => Err(AppError::DailyAlreadyPlayed),
-            Ok(Err(e)) => Err(e.into()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = stored {
+        if let Err(e) = self.record_start(&game).await {
             // Off the schedule at once, so it never counts as an active game.
             let _ = self.live(self.live.settle_game(game.id)).await;
             return Err(e);
         }
-        metrics::counter!("games_started_total", "difficulty" => difficulty.as_str()).increment(1);
         Ok((game, resolved.view, false))
     }
 
@@ -179,9 +165,17 @@ impl AppState {
         let Ok(id) = Uuid::parse_str(id) else {
             return Ok(None);
         };
-        let Some(Versioned { game, .. }) = self.live(self.live.load_game(id)).await? else {
+        let Some(Versioned { game, version }) = self.live(self.live.load_game(id)).await? else {
             return Ok(None);
         };
+        // The first attempt may have dealt the game and then failed (or died) before recording
+        // it: record it now, or its end would have no row to land in.
+        if self.record_start(&game).await? && game.status.is_live() {
+            // Back on the sweep schedule a failed start took it off (a lost race changes nothing).
+            let _ = self
+                .live(self.live.save_game(&game, version, game.deadline()))
+                .await?;
+        }
         let is_new = kind == "new";
         let token = is_new
             .then(|| self.keys().map(|k| k.sign(game.player_id)))
@@ -194,6 +188,29 @@ impl AppState {
                 token,
             },
         )))
+    }
+
+    /// Records a dealt game in the database; false when it was already recorded.
+    async fn record_start(&self, game: &Game) -> Result<bool, AppError> {
+        let record = NewGameRecord {
+            id: game.id,
+            player_id: game.player_id,
+            difficulty: game.difficulty,
+            daily: game.daily.clone(),
+            started_at_ms: game.started_at,
+        };
+        match self.db_raw(self.store.insert_game(&record)).await {
+            Ok(Ok(inserted)) => {
+                if inserted {
+                    metrics::counter!("games_started_total", "difficulty" => game.difficulty.as_str())
+                        .increment(1);
+                }
+                Ok(inserted)
+            }
+            Ok(Err(StoreError::Conflict(_))) => Err(AppError::DailyAlreadyPlayed),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Loads a live game, applies `op` and stores the result atomically; retries when another

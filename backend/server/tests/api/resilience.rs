@@ -497,3 +497,82 @@ async fn migrations_do_not_inherit_the_requests_statement_timeout() {
     .await;
     migrated.expect("the index build is not cancelled by the requests' statement_timeout");
 }
+
+#[tokio::test]
+async fn a_start_dealt_but_never_recorded_is_recorded_by_its_retry() {
+    use humor_game::game::{Game, NewGame};
+    use humor_game::Difficulty;
+    use humor_server::clock::Clock;
+    each_backend(no_tweak, |app| async move {
+        let (_, token, _) = app.start("unrecorded", "easy").await;
+        let player = app
+            .state
+            .store
+            .player_by_name("unrecorded")
+            .await
+            .expect("db")
+            .expect("player");
+        let total =
+            |r: crate::helpers::Reply| r.body["statistics"]["overall"]["totalGames"].clone();
+        let before = total(app.get("/api/leaderboard/stats").await);
+        // The replica dealt a game into the live state, then died (or its database write failed)
+        // before recording it: the client's retry is all that is left.
+        let key = [("idempotency-key", "k-unrecorded")];
+        // Scoped to the caller: its Authorization header when it has one.
+        let op = idempotency_store_key(
+            &format!("Bearer {token}"),
+            "/api/game/start",
+            "k-unrecorded",
+        );
+        let game = Game::new(
+            NewGame {
+                id: uuid::Uuid::new_v4(),
+                player_id: player.id,
+                username: player.username.clone(),
+                difficulty: Difficulty::Easy,
+                daily: None,
+                layout: humor_game::deck::deal(Difficulty::Easy, &[], &mut rand::rng()),
+                now: app.state.clock.now_ms(),
+            },
+            &mut rand::rng(),
+        );
+        app.state
+            .live
+            .create_game(&game, Some((&op, &format!("{}|known", game.id))))
+            .await
+            .expect("live");
+        let body = json!({"username": "unrecorded", "difficulty": "easy"});
+        let retry = app
+            .call_with(
+                Method::POST,
+                "/api/game/start",
+                Some(body),
+                Some(&token),
+                &key,
+            )
+            .await;
+        assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
+        let id = game.id.to_string();
+        assert_eq!(retry.body["game"]["gameId"], Value::from(id.clone()));
+        let stored = app.state.store.game(game.id).await.expect("db");
+        assert_eq!(
+            stored.map(|g| g.status),
+            Some("active".to_string()),
+            "the retry records the game it answers"
+        );
+        let last = app.play_perfect(&id, &token).await;
+        assert_eq!(last.status, StatusCode::OK, "{:?}", last.body);
+        let score = last.body["result"]["finalScore"].as_i64().expect("score");
+        let stored = app
+            .state
+            .store
+            .game(game.id)
+            .await
+            .expect("db")
+            .expect("row");
+        assert_eq!((stored.status.as_str(), stored.score), ("completed", score));
+        let after = total(app.get("/api/leaderboard/stats").await);
+        assert_eq!(after, Value::from(before.as_u64().expect("n") + 1));
+    })
+    .await;
+}
