@@ -636,7 +636,7 @@ async fn a_failing_write_among_concurrent_writes_changes_nothing_else() {
         let (mut ok, mut conflicts) = (0, 0);
         for t in tasks {
             match t.await.expect("join") {
-                Ok(()) => ok += 1,
+                Ok(_) => ok += 1,
                 Err(StoreError::Conflict(_)) => conflicts += 1,
                 Err(e) => panic!("{name}: {e}"),
             }

@@ -502,7 +502,6 @@ async fn migrations_do_not_inherit_the_requests_statement_timeout() {
 async fn a_start_dealt_but_never_recorded_is_recorded_by_its_retry() {
     use humor_game::game::{Game, NewGame};
     use humor_game::Difficulty;
-    use humor_server::clock::Clock;
     each_backend(no_tweak, |app| async move {
         let (_, token, _) = app.start("unrecorded", "easy").await;
         let player = app
