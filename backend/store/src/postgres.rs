@@ -208,6 +208,80 @@ fn score_row(row: &PgRow) -> Result<ScoreRow> {
     })
 }
 
+/// An index a committed migration builds with a plain `CREATE INDEX` (migrations never change once
+/// committed), which holds off writes to its table for the whole build: seconds on a big board.
+struct OnlineIndex {
+    migration: i64,
+    name: &'static str,
+    create: &'static str,
+    drop: &'static str,
+}
+
+/// Built `CONCURRENTLY` before the migrations run, so the migration finds them in place
+/// (`IF NOT EXISTS`) and completions keep landing while they build (found at 1 million games).
+const ONLINE_INDEXES: &[OnlineIndex] = &[OnlineIndex {
+    migration: 5,
+    name: "leaderboard_order",
+    create: "CREATE INDEX CONCURRENTLY IF NOT EXISTS leaderboard_order ON leaderboard_entries \
+             (board, best_score DESC, best_time_ms ASC, best_completed_at_ms ASC, player_id ASC)",
+    drop: "DROP INDEX CONCURRENTLY IF EXISTS leaderboard_order",
+}];
+
+async fn build_pending_indexes_online(pool: &PgPool) -> Result<()> {
+    let history: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !history {
+        return Ok(()); // a new database: its tables are empty, nothing to hold off
+    }
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?;
+    let mut failures = 0;
+    for index in ONLINE_INDEXES
+        .iter()
+        .filter(|i| !applied.contains(&i.migration))
+    {
+        loop {
+            let valid: Option<bool> = sqlx::query_scalar(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+            )
+            .bind(index.name)
+            .fetch_optional(pool)
+            .await?;
+            let step = match valid {
+                Some(true) => break,
+                None => sqlx::raw_sql(index.create).execute(pool).await.map(drop),
+                Some(false) => {
+                    // Invalid: another replica is building it, or a build died half-way.
+                    let building: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index \
+                         WHERE index_relid = to_regclass($1))",
+                    )
+                    .bind(index.name)
+                    .fetch_one(pool)
+                    .await?;
+                    if building {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        Ok(())
+                    } else {
+                        sqlx::raw_sql(index.drop).execute(pool).await.map(drop)
+                    }
+                }
+            };
+            if let Err(e) = step {
+                // Two replicas racing for the same name: look again, a few times.
+                failures += 1;
+                if failures > 3 {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn engine(&self) -> Engine {
@@ -227,9 +301,13 @@ impl Store for PgStore {
                 .max_connections(1)
                 .connect_with(connect)
                 .await?;
-            let out = migrator.run(&pool).await;
+            let built = build_pending_indexes_online(&pool).await;
+            let out = match built {
+                Ok(()) => migrator.run(&pool).await.map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
             pool.close().await;
-            Ok(out?)
+            out
         })
         .await
     }

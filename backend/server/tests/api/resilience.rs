@@ -449,13 +449,9 @@ async fn a_retried_start_whose_answer_was_lost_gets_the_game_it_dealt() {
     .await;
 }
 
-#[tokio::test]
-async fn migrations_do_not_inherit_the_requests_statement_timeout() {
-    if !services() {
-        return;
-    }
-    // A database one migration behind, with a board big enough that building the new index takes
-    // longer than a request may (at 10 million games it took minutes): the migration must finish.
+/// A database one migration behind (5: the board's order index), with `rows` board entries so
+/// that building the index takes a while. Returns the admin connection, its URL and its name.
+async fn database_before_the_board_index(rows: i64) -> (sqlx::PgConnection, String, String) {
     use sqlx::Connection;
     let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
     let name = format!("hmg_mig_{}", uuid::Uuid::new_v4().simple());
@@ -472,16 +468,38 @@ async fn migrations_do_not_inherit_the_requests_statement_timeout() {
         .expect("migrate");
     let mut db = sqlx::PgConnection::connect(&url).await.expect("db");
     for sql in [
-        "DROP INDEX leaderboard_order",
-        "DELETE FROM _sqlx_migrations WHERE version >= 5",
-        "INSERT INTO players (id, username, username_key, created_at_ms) VALUES ('00000000-0000-0000-0000-000000000001', 'big', 'big', 0)",
-        "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, best_time_ms, \
+        "DROP INDEX leaderboard_order".to_string(),
+        "CREATE INDEX leaderboard_rank ON leaderboard_entries (board, best_score DESC, best_time_ms ASC, best_completed_at_ms ASC)".to_string(),
+        "DELETE FROM _sqlx_migrations WHERE version >= 5".to_string(),
+        "INSERT INTO players (id, username, username_key, created_at_ms) VALUES ('00000000-0000-0000-0000-000000000001', 'big', 'big', 0)".to_string(),
+        format!("INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, best_time_ms, \
            best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
          SELECT 'b' || i, '00000000-0000-0000-0000-000000000001', 'big', 'easy', i % 300, i, i, 1, 1, i \
-         FROM generate_series(1, 400000) i",
+         FROM generate_series(1, {rows}) i"),
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut db).await.expect(sql);
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut db)
+            .await
+            .expect(&sql);
     }
+    (c, url, name)
+}
+
+async fn drop_database(mut admin: sqlx::PgConnection, name: &str) {
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await;
+}
+
+#[tokio::test]
+async fn migrations_do_not_inherit_the_requests_statement_timeout() {
+    if !services() {
+        return;
+    }
+    // At 10 million games building the board's index took minutes: the migration must finish.
+    let (admin, url, name) = database_before_the_board_index(400_000).await;
     let options = humor_store::PoolOptions {
         statement_timeout: Duration::from_millis(1),
         ..Default::default()
@@ -489,13 +507,84 @@ async fn migrations_do_not_inherit_the_requests_statement_timeout() {
     let store = humor_store::connect(&url, &options).expect("store");
     let migrated = store.migrate().await;
     store.close().await;
-    drop(db);
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut c)
-    .await;
+    drop_database(admin, &name).await;
     migrated.expect("the index build is not cancelled by the requests' statement_timeout");
+}
+
+#[tokio::test]
+async fn building_the_board_index_does_not_hold_off_completions() {
+    if !services() {
+        return;
+    }
+    use sqlx::Connection;
+    let (admin, url, name) = database_before_the_board_index(1_000_000).await;
+    // A writer upserting board rows (what a completion does) with a short lock_timeout, while a
+    // replica of the new release migrates: a plain CREATE INDEX would lock it out for the build.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let done = done.clone();
+        let mut w = sqlx::PgConnection::connect(&url).await.expect("writer");
+        tokio::spawn(async move {
+            sqlx::query("SET lock_timeout = '400ms'")
+                .execute(&mut w)
+                .await
+                .expect("set");
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            let mut i = 0u64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                let r = sqlx::query(
+                    "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, \
+                       best_time_ms, best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+                     VALUES ($1, '00000000-0000-0000-0000-000000000001', 'big', 'easy', 1, 1, 1, 1, 1, 1)",
+                )
+                .bind(format!("w{i}"))
+                .execute(&mut w)
+                .await;
+                match r {
+                    Ok(_) => ok += 1,
+                    Err(e) => failed.push(e.to_string()),
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (ok, failed)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let store = humor_store::connect(&url, &humor_store::PoolOptions::default()).expect("store");
+    let t = Instant::now();
+    let migrated = store.migrate().await;
+    let took = t.elapsed();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ok, failed) = writer.await.expect("writer");
+    let mut db = sqlx::PgConnection::connect(&url).await.expect("db");
+    let index: Option<(bool, String)> = sqlx::query_as(
+        "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i \
+         WHERE i.indexrelid = to_regclass('leaderboard_order')",
+    )
+    .fetch_optional(&mut db)
+    .await
+    .expect("index");
+    let old: bool = sqlx::query_scalar("SELECT to_regclass('leaderboard_rank') IS NOT NULL")
+        .fetch_one(&mut db)
+        .await
+        .expect("old index");
+    drop(db);
+    store.close().await;
+    drop_database(admin, &name).await;
+    migrated.expect("migrate");
+    assert!(
+        failed.is_empty(),
+        "writes held off by the build ({took:?}): {failed:?}"
+    );
+    assert!(
+        ok > 5,
+        "the writer ran during the build ({ok} writes in {took:?})"
+    );
+    let (valid, def) = index.expect("the index exists");
+    assert!(valid, "the index is valid: {def}");
+    assert!(def.contains("player_id"), "{def}");
+    assert!(!old, "migration 5 dropped the old index");
 }
 
 #[tokio::test]
