@@ -212,6 +212,16 @@ pub trait Store: Send + Sync + 'static {
     /// The rows ranked `from..=to` (1-based).
     async fn leaderboard_range(&self, board: &Board, from: i64, to: i64) -> Result<Vec<BoardRow>>;
 
+    /// `row` (as [`Store::rank`] returned it) with up to `context` rows on each side, in rank
+    /// order. Walks the board's index from the row both ways, so it costs the same at any rank
+    /// (an OFFSET would read every row ahead).
+    async fn leaderboard_around(
+        &self,
+        board: &Board,
+        row: &BoardRow,
+        context: i64,
+    ) -> Result<Vec<BoardRow>>;
+
     /// How many players have a row on the board.
     async fn board_size(&self, board: &Board) -> Result<i64>;
 
@@ -307,4 +317,25 @@ pub fn connect(url: &str, options: &PoolOptions) -> Result<Arc<dyn Store>> {
             "database URL must start with postgres://, postgresql:// or sqlite://".into(),
         ))
     }
+}
+
+/// Puts a board row between its neighbours, numbering them from its rank: `ahead` nearest first,
+/// `behind` nearest first (what the engines' two index walks return).
+pub(crate) fn around(row: &BoardRow, ahead: Vec<BoardRow>, behind: Vec<BoardRow>) -> Vec<BoardRow> {
+    let n = ahead.len() as i64;
+    let mut out: Vec<BoardRow> = ahead
+        .into_iter()
+        .rev()
+        .enumerate()
+        .map(|(i, r)| BoardRow {
+            rank: row.rank - n + i as i64,
+            ..r
+        })
+        .collect();
+    out.push(row.clone());
+    out.extend(behind.into_iter().enumerate().map(|(i, r)| BoardRow {
+        rank: row.rank + 1 + i as i64,
+        ..r
+    }));
+    out
 }

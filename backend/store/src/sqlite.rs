@@ -151,6 +151,27 @@ pub const LEADERBOARD_RANGE: &str = concat!(
     " LIMIT ?2 OFFSET ?3"
 );
 
+/// The rows just ahead of a board row, nearest first: equal score and an earlier (time, completion,
+/// player), then better scores; each part walks the index backwards from the row.
+pub const BOARD_AHEAD: &str = concat!(
+    "SELECT * FROM (SELECT * FROM (SELECT ", board_columns!(), " FROM leaderboard_entries e WHERE board = ?1 \
+       AND e.best_score = ?2 AND (e.best_time_ms, e.best_completed_at_ms, e.player_id) < (?3, ?4, ?5) \
+       ORDER BY e.best_time_ms DESC, e.best_completed_at_ms DESC, e.player_id DESC LIMIT ?6) a \
+     UNION ALL SELECT * FROM (SELECT ", board_columns!(), " FROM leaderboard_entries e WHERE board = ?1 AND e.best_score > ?2 \
+       ORDER BY e.best_score ASC, e.best_time_ms DESC, e.best_completed_at_ms DESC, e.player_id DESC LIMIT ?6) b) t \
+     ORDER BY t.best_score ASC, t.best_time_ms DESC, t.best_completed_at_ms DESC, t.player_id DESC LIMIT ?6"
+);
+
+/// The rows just behind a board row, nearest first (the mirror of [`BOARD_AHEAD`]).
+pub const BOARD_BEHIND: &str = concat!(
+    "SELECT * FROM (SELECT * FROM (SELECT ", board_columns!(), " FROM leaderboard_entries e WHERE board = ?1 \
+       AND e.best_score = ?2 AND (e.best_time_ms, e.best_completed_at_ms, e.player_id) > (?3, ?4, ?5) \
+       ORDER BY e.best_time_ms ASC, e.best_completed_at_ms ASC, e.player_id ASC LIMIT ?6) a \
+     UNION ALL SELECT * FROM (SELECT ", board_columns!(), " FROM leaderboard_entries e WHERE board = ?1 AND e.best_score < ?2 \
+       ORDER BY e.best_score DESC, e.best_time_ms ASC, e.best_completed_at_ms ASC, e.player_id ASC LIMIT ?6) b) t \
+     ORDER BY t.best_score DESC, t.best_time_ms ASC, t.best_completed_at_ms ASC, t.player_id ASC LIMIT ?6"
+);
+
 macro_rules! score_select {
     () => {
         "SELECT p.username, g.difficulty, g.daily_date, g.score, g.time_ms, g.finished_at_ms \
@@ -662,6 +683,38 @@ impl Store for SqliteStore {
                 .enumerate()
                 .map(|(i, r)| board_row(r, from + i as i64))
                 .collect()
+        })
+        .await
+    }
+
+    async fn leaderboard_around(
+        &self,
+        board: &Board,
+        row: &BoardRow,
+        context: i64,
+    ) -> Result<Vec<BoardRow>> {
+        observe("leaderboard_around", async {
+            let key = board.key();
+            let mut sides = Vec::with_capacity(2);
+            for sql in [BOARD_AHEAD, BOARD_BEHIND] {
+                let rows = sqlx::query(sql)
+                    .bind(&key)
+                    .bind(row.best_score)
+                    .bind(row.best_time_ms)
+                    .bind(row.best_completed_at_ms)
+                    .bind(row.player_id.to_string())
+                    .bind(context.max(0))
+                    .fetch_all(&self.reader)
+                    .await?;
+                sides.push(
+                    rows.iter()
+                        .map(|r| board_row(r, 0))
+                        .collect::<Result<Vec<_>>>()?,
+                );
+            }
+            let behind = sides.pop().unwrap_or_default();
+            let ahead = sides.pop().unwrap_or_default();
+            Ok(crate::around(row, ahead, behind))
         })
         .await
     }

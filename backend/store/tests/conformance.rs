@@ -427,6 +427,21 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
             vec![2, 3, 4]
         );
         assert_eq!(around[1].username, "late");
+        // Walking out from each row (ties on score, then on time) gives the same slices.
+        let whole = store.leaderboard_range(&all, 1, 10).await.expect("range");
+        for row in &whole {
+            for context in [0, 1, 2, 9] {
+                let walked = store
+                    .leaderboard_around(&all, row, context)
+                    .await
+                    .expect("around");
+                let sliced = store
+                    .leaderboard_range(&all, row.rank - context, row.rank + context)
+                    .await
+                    .expect("range");
+                assert_eq!(walked, sliced, "{name}: {} ±{context}", row.username);
+            }
+        }
         // Overall, week and month boards include the same games; other difficulties do not.
         for b in [
             board(BoardKind::All, None),
@@ -701,7 +716,7 @@ async fn games_left_active_past_any_deadline_are_expired_once() {
 /// The top of a board is read from the index in order, never by sorting the whole board (a sort
 /// made `/api/leaderboard` take seconds at a million games).
 #[tokio::test]
-async fn reading_the_top_of_a_board_walks_its_index_without_sorting() {
+async fn reading_a_board_walks_its_index_without_sorting_it() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("plan.sqlite");
     let store = connect(
@@ -732,6 +747,35 @@ async fn reading_the_top_of_a_board_walks_its_index_without_sorting() {
         !text.iter().any(|l| l.contains("TEMP B-TREE")),
         "sorts: {text:?}"
     );
+    // Around a row: both parts of each side walk the index; only the few rows found are sorted.
+    for sql in [
+        humor_store::sqlite::BOARD_AHEAD,
+        humor_store::sqlite::BOARD_BEHIND,
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind("all:*")
+                .bind(150_i64)
+                .bind(1400_i64)
+                .bind(10_000_i64)
+                .bind("00000000-0000-0000-0000-000000000000")
+                .bind(10_i64)
+                .fetch_all(&mut conn)
+                .await
+                .expect("plan");
+        let text: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+        // A sort inside a part would follow its index search; the found rows' merge may sort.
+        let walks: Vec<usize> = (0..text.len())
+            .filter(|&i| text[i].contains("USING INDEX leaderboard_order"))
+            .collect();
+        assert_eq!(walks.len(), 2, "{text:?}");
+        assert!(
+            walks
+                .iter()
+                .all(|&i| !text.get(i + 1).is_some_and(|l| l.contains("TEMP B-TREE"))),
+            "{text:?}"
+        );
+    }
 
     let Some(pg) = postgres().await else { return };
     let url = match &pg.pg_cleanup {
@@ -776,5 +820,30 @@ async fn reading_the_top_of_a_board_walks_its_index_without_sorting() {
         "{text:?}"
     );
     assert!(!text.iter().any(|l| l.contains("Sort")), "sorts: {text:?}");
+    for sql in [
+        humor_store::postgres::BOARD_AHEAD,
+        humor_store::postgres::BOARD_BEHIND,
+    ] {
+        let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+            .bind("all:*")
+            .bind(150_i32)
+            .bind(1400_i64)
+            .bind(10_000_i64)
+            .bind(uuid::Uuid::nil())
+            .bind(10_i64)
+            .fetch_all(&mut c)
+            .await
+            .expect("plan");
+        let text: Vec<String> = plan.into_iter().map(|r| r.0).collect();
+        let walks = text
+            .iter()
+            .filter(|l| l.contains("leaderboard_order"))
+            .count();
+        let sorts = text.iter().filter(|l| l.contains("Sort  (")).count();
+        assert!(
+            walks == 2 && sorts == 1 && !text.iter().any(|l| l.contains("Seq Scan")),
+            "{text:?}"
+        );
+    }
     drop_engine(pg).await;
 }

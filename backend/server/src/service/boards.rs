@@ -362,9 +362,7 @@ impl AppState {
             .ok_or(AppError::NotRanked)?;
         let total = self.db(self.store.board_size(&board)).await?.max(row.rank);
         let around = self
-            .db(self
-                .store
-                .leaderboard_range(&board, row.rank - context, row.rank + context))
+            .db(self.store.leaderboard_around(&board, &row, context))
             .await?;
         Ok(RankResponse {
             success: true,
