@@ -5,7 +5,8 @@ endpoints when the kubelet notices, about a second later; its restarted containe
 playing; a player whose request was in flight on the killed process gets a failure and retries with the same
 Idempotency-Key on a surviving replica.
 
-Two kills (three in the full run), each of a random replica. Expected: only requests in flight on a killed
+Two kills (three in the full run), each of a random replica, and up to three more when no request was in flight on
+a victim. Expected: only requests in flight on a killed
 process fail; their retries get their answers within seconds (replayed when the dead replica had applied them);
 every game continues and ends with the score the rules give (a retried move is never applied twice).
 """
@@ -37,10 +38,18 @@ def run(quick: bool) -> Report:
         kills: list[tuple[float, str]] = []
         marks: dict[str, float] = {}
 
+        def hit_in_flight() -> bool:
+            times = [t for t, _ in kills]
+            return any(not a.ok and not a.retry and any(a.t0 <= t <= a.t1 for t in times) for a in rec.attempts)
+
         async def script() -> None:
             marks["before"] = rec.mark("before")
             await asyncio.sleep(baseline)
-            for n in range(rounds):
+            # A kill can land between requests (nothing in flight on the victim); then kill again, up to three
+            # extra times, so the run always exercises a crash mid-request.
+            for n in range(rounds + 3):
+                if n >= rounds and hit_in_flight():
+                    break
                 victim = rng.choice(live)
                 kills.append((rec.mark(f"SIGKILL {victim.label}"), f"{victim.label} ({victim.addr})"))
                 victim.kill()
