@@ -210,6 +210,14 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// True when the server answered a retried operation from its record (`Idempotent-Replayed`).
+    pub fn replayed(&self) -> bool {
+        self.headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok())
+            == Some("true")
+    }
+
     pub fn code(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
     }
