@@ -113,7 +113,49 @@ def test_a_start_whose_replica_dies_before_answering_is_replayed_not_dealt_twice
             relay.close()
 
 
-def _swallow_post(base: str, path: str, body: dict, token: str, key: str):
+def test_a_new_player_whose_replica_dies_between_claim_and_deal_keeps_the_name(binary):
+    """A first game with a new name: replica A claims the name in PostgreSQL, then dies before the game is
+    dealt into Redis, so nothing was answered and nothing replayable was stored. The client's retry with the
+    same key must get the name (with its token), not "this username belongs to a player"."""
+    with Stack("repro-lost-claim", binary) as st:
+        redis = st.start_redis(6373)
+        db = st.shared_database()
+        relay = HoldingRelay(6374, 6373).start()
+        try:
+            a = st.new_backend(extra_env={"REDIS_URL": f"redis://:{redis.password}@127.0.0.1:6374/0"},
+                               label="a").start()
+            b = st.new_backend(label="b").start()
+            name = f"nc_{secrets.token_hex(3)}"
+            key = f"repro-{secrets.token_hex(8)}"
+            body = {"username": name, "difficulty": "easy"}
+            relay.arm(b"EVALSHA", b":start:")  # the script that deals the game and records the start
+            t = threading.Thread(target=lambda: _swallow_post(a.url, "/api/game/start", body, None, key))
+            t.start()
+            assert relay.held.wait(10), "replica A never tried to deal the game"
+            claimed = db.rows(f"SELECT id::text FROM players WHERE username = '{name}'")
+            assert len(claimed) == 1, f"A had not claimed the name before dealing: {claimed}"
+            a.kill()
+            t.join(15)
+            t0 = time.monotonic()
+            while True:
+                s, _, retry = call(b.url, "POST", "/api/game/start", body, key=key)
+                if not (s == 409 and retry.get("error") == "idempotency_in_progress") or time.monotonic() - t0 > 10:
+                    break
+                time.sleep(0.5)
+            assert s == 201, f"the retry lost the name A claimed for it: {s} {retry}"
+            assert retry["player"]["isNew"] is True and retry["player"]["token"], retry["player"]
+            token = retry["player"]["token"]
+            assert token.split(".")[1] == claimed[0]["id"].replace("-", ""), "the token is for another player"
+            s, _, state = call(b.url, "GET", f"/api/game/{retry['game']['gameId']}", token=token)
+            assert s == 200, state
+            games = db.rows(f"SELECT g.id::text FROM games g JOIN players p ON p.id = g.player_id "
+                            f"WHERE p.username = '{name}'")
+            assert [g["id"] for g in games] == [retry["game"]["gameId"]], games
+        finally:
+            relay.close()
+
+
+def _swallow_post(base: str, path: str, body: dict, token: str | None, key: str):
     try:
         return call(base, "POST", path, body, token=token, key=key, timeout=20)
     except OSError as e:

@@ -55,6 +55,19 @@ impl TokenKeys {
         Ok(player)
     }
 
+    /// The id a claim of `username_key` made by operation `op` gives its player. Derived, not random,
+    /// so a retry of a claim whose answer was lost (its replica died, or the game could not be dealt)
+    /// proves it is the same request and gets the token instead of "username taken".
+    pub fn claim_id(&self, username_key: &str, op: &str) -> Uuid {
+        let out = self
+            .mac("claim", format!("{username_key}\n{op}").as_bytes())
+            .finalize()
+            .into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&out[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
+
     /// A seed only the servers can compute (players cannot precompute the daily layout).
     pub fn daily_seed(&self, date: &str) -> u64 {
         let out = self.mac("daily", date.as_bytes()).finalize().into_bytes();
@@ -73,6 +86,24 @@ mod tests {
         let keys = TokenKeys::new(b"k".repeat(32).as_slice());
         let id = Uuid::new_v4();
         assert_eq!(keys.verify(&keys.sign(id)), Ok(id));
+    }
+
+    #[test]
+    fn a_claim_id_is_fixed_by_name_and_operation_and_secret() {
+        let keys = TokenKeys::new(b"k".repeat(32).as_slice());
+        let id = keys.claim_id("alice", "op-1");
+        assert_eq!(keys.claim_id("alice", "op-1"), id);
+        assert_ne!(keys.claim_id("alice", "op-2"), id);
+        assert_ne!(keys.claim_id("alicf", "op-1"), id);
+        assert_ne!(
+            TokenKeys::new(b"j".repeat(32).as_slice()).claim_id("alice", "op-1"),
+            id
+        );
+        assert_eq!(
+            id.get_version_num(),
+            8,
+            "a custom (v8) UUID, never mistaken for a random one"
+        );
     }
 
     #[test]

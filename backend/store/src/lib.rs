@@ -178,9 +178,9 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the stored value of `key`, storing `init` first if there is none (first writer wins).
     async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String>;
 
-    /// Claims `username` for a new player, or returns the existing owner. The bool is true when
-    /// this call created the player.
-    async fn claim_player(&self, username: &str, now_ms: i64) -> Result<(Player, bool)>;
+    /// Claims `username` for a new player with id `id`, or returns the existing owner. The bool is
+    /// true when this call created the player.
+    async fn claim_player(&self, id: Uuid, username: &str, now_ms: i64) -> Result<(Player, bool)>;
 
     /// The player owning `username` (case-insensitive).
     async fn player_by_name(&self, username: &str) -> Result<Option<Player>>;

@@ -373,12 +373,12 @@ impl Store for PgStore {
         .await
     }
 
-    async fn claim_player(&self, username: &str, now_ms: i64) -> Result<(Player, bool)> {
+    async fn claim_player(&self, id: Uuid, username: &str, now_ms: i64) -> Result<(Player, bool)> {
         observe("claim_player", async {
             let mut tx = self.pool().begin().await?;
             let created = sqlx::query(concat!("INSERT INTO players (id, username, username_key, created_at_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (username_key) DO NOTHING RETURNING ", player_columns!()))
-            .bind(Uuid::new_v4())
+            .bind(id)
             .bind(username)
             .bind(username.to_ascii_lowercase())
             .bind(now_ms)

@@ -452,7 +452,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_player(&self, username: &str, now_ms: i64) -> Result<(Player, bool)> {
+    async fn claim_player(&self, id: Uuid, username: &str, now_ms: i64) -> Result<(Player, bool)> {
         let username = username.to_string();
         observe(
             "claim_player",
@@ -470,7 +470,7 @@ impl Store for SqliteStore {
                         "INSERT INTO players (id, username, username_key, created_at_ms) VALUES (?1, ?2, ?3, ?4) RETURNING ",
                         player_columns!()
                     ))
-                    .bind(Uuid::new_v4().to_string())
+                    .bind(id.to_string())
                     .bind(&username)
                     .bind(&key)
                     .bind(now_ms)

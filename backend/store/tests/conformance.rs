@@ -168,7 +168,10 @@ async fn play(
     time_ms: i64,
     at: i64,
 ) -> Uuid {
-    let (p, _) = store.claim_player(name, at).await.expect("claim");
+    let (p, _) = store
+        .claim_player(Uuid::new_v4(), name, at)
+        .await
+        .expect("claim");
     let id = new_game(store, p.id, d, None, at - time_ms).await;
     assert!(store
         .finish_game(&finished(id, p.id, &p.username, d, score, time_ms, at))
@@ -209,11 +212,14 @@ async fn the_first_stored_setting_wins() {
 #[tokio::test]
 async fn a_username_is_claimed_once_case_insensitively() {
     each_engine(|name, store| async move {
-        let (a, created) = store.claim_player("Alice", T0).await.expect("claim");
+        // The caller chooses the id (the server derives it from the claiming request).
+        let id = Uuid::new_v4();
+        let (a, created) = store.claim_player(id, "Alice", T0).await.expect("claim");
         assert!(created, "{name}");
         assert_eq!(a.username, "Alice");
+        assert_eq!(a.id, id, "{name}");
         let (b, created) = store
-            .claim_player("ALICE", T0 + 1)
+            .claim_player(Uuid::new_v4(), "ALICE", T0 + 1)
             .await
             .expect("claim again");
         assert!(!created, "{name}");
@@ -247,7 +253,7 @@ async fn concurrent_claims_of_one_name_create_one_player() {
         for i in 0..8 {
             let s = store.clone();
             tasks.push(tokio::spawn(async move {
-                s.claim_player("racer", T0 + i).await
+                s.claim_player(Uuid::new_v4(), "racer", T0 + i).await
             }));
         }
         let mut ids = Vec::new();
@@ -267,7 +273,10 @@ async fn concurrent_claims_of_one_name_create_one_player() {
 #[tokio::test]
 async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
     each_engine(|name, store| async move {
-        let (p, _) = store.claim_player("daily", T0).await.expect("claim");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "daily", T0)
+            .await
+            .expect("claim");
         assert!(!store
             .daily_started(p.id, "2026-11-26")
             .await
@@ -308,7 +317,10 @@ async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
 #[tokio::test]
 async fn recording_a_dealt_game_again_changes_nothing() {
     each_engine(|name, store| async move {
-        let (p, _) = store.claim_player("redeal", T0).await.expect("claim");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "redeal", T0)
+            .await
+            .expect("claim");
         let record = NewGameRecord {
             id: Uuid::new_v4(),
             player_id: p.id,
@@ -336,7 +348,10 @@ async fn recording_a_dealt_game_again_changes_nothing() {
 #[tokio::test]
 async fn finishing_a_game_is_recorded_once() {
     each_engine(|name, store| async move {
-        let (p, _) = store.claim_player("once", T0).await.expect("claim");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "once", T0)
+            .await
+            .expect("claim");
         let id = new_game(&store, p.id, Difficulty::Easy, None, T0).await;
         let g = finished(id, p.id, "once", Difficulty::Easy, 200, 60_000, T0 + 60_000);
         assert!(store.finish_game(&g).await.expect("finish"), "{name}");
@@ -414,7 +429,10 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
             (300, 2, 310)
         );
         assert_eq!(store.board_size(&all).await.expect("size"), 5);
-        let (late, _) = store.claim_player("late", T0).await.expect("player");
+        let (late, _) = store
+            .claim_player(Uuid::new_v4(), "late", T0)
+            .await
+            .expect("player");
         let r = store
             .rank(&all, late.id)
             .await
@@ -476,7 +494,10 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
 #[tokio::test]
 async fn expired_and_abandoned_games_are_counted_but_never_ranked() {
     each_engine(|name, store| async move {
-        let (p, _) = store.claim_player("quitter", T0).await.expect("claim");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "quitter", T0)
+            .await
+            .expect("claim");
         for status in [FinalStatus::Expired, FinalStatus::Abandoned] {
             let id = new_game(&store, p.id, Difficulty::Hard, None, T0).await;
             let g = FinishedGame {
@@ -546,7 +567,10 @@ async fn history_is_paginated_newest_first_and_scores_list_completions() {
             T0 + 10_000,
         )
         .await;
-        let (p, _) = store.claim_player("hist", T0).await.expect("player");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "hist", T0)
+            .await
+            .expect("player");
         let (page, total) = store.history(p.id, 2, 1).await.expect("history");
         assert_eq!(total, 5, "{name}");
         assert_eq!(
@@ -578,7 +602,10 @@ async fn history_is_paginated_newest_first_and_scores_list_completions() {
 #[tokio::test]
 async fn concurrent_completions_of_one_player_keep_the_board_consistent() {
     each_engine(|name, store| async move {
-        let (p, _) = store.claim_player("burst", T0).await.expect("claim");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "burst", T0)
+            .await
+            .expect("claim");
         let mut tasks = Vec::new();
         for i in 0..6 {
             let s = store.clone();
@@ -632,7 +659,10 @@ fn the_database_name_is_replaced_in_urls() {
 #[tokio::test]
 async fn a_failing_write_among_concurrent_writes_changes_nothing_else() {
     each_engine(|name, store| async move {
-        let (p, _) = store.claim_player("grouped", T0).await.expect("claim");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "grouped", T0)
+            .await
+            .expect("claim");
         let mut tasks = Vec::new();
         for i in 0..24 {
             let s = store.clone();
@@ -673,7 +703,10 @@ async fn a_failing_write_among_concurrent_writes_changes_nothing_else() {
 #[tokio::test]
 async fn games_left_active_past_any_deadline_are_expired_once() {
     each_engine(|name, store| async move {
-        let (p, _) = store.claim_player("orphan", T0).await.expect("claim");
+        let (p, _) = store
+            .claim_player(Uuid::new_v4(), "orphan", T0)
+            .await
+            .expect("claim");
         let old = new_game(&store, p.id, Difficulty::Hard, None, T0).await;
         let recent = new_game(&store, p.id, Difficulty::Hard, None, T0 + 3_600_000).await;
         assert_eq!(

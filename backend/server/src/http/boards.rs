@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Fields, JsonObject};
+use super::middleware::{op_id, OpId};
 use super::respond::{private, public, public_raw};
 use crate::service::boards::{
     BoardQuery, LeaderboardResponse, PlayerScoresResponse, RankResponse, ScoresResponse,
@@ -13,6 +14,7 @@ use crate::views::PlayerView;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
 use humor_game::{Difficulty, Username};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -256,13 +258,14 @@ pub struct ClaimResponse {
 pub async fn claim(
     State(state): State<AppState>,
     auth: Auth,
+    op: Option<Extension<OpId>>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&body);
     let name = f.username("username");
     f.finish()?;
     let name = name.ok_or_else(|| super::extract::invalid("username", "is required"))?;
-    let player = state.claim_username(&name, auth).await?;
+    let player = state.claim_username(&name, auth, op_id(&op)).await?;
     let status = if player.is_new {
         StatusCode::CREATED
     } else {

@@ -2,7 +2,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{invalid, Fields, JsonObject};
-use super::middleware::OpId;
+use super::middleware::{op_id, OpId};
 use super::respond::{private, public};
 use crate::service::games::{Found, StartCommand};
 use crate::service::{AppError, Auth};
@@ -599,10 +599,6 @@ pub async fn match_pair(
             },
         ),
     ))
-}
-
-fn op_id(op: &Option<Extension<OpId>>) -> Option<&str> {
-    op.as_ref().map(|Extension(OpId(id))| id.as_str())
 }
 
 /// Marks an answer that was rebuilt for a retry of an operation already applied.

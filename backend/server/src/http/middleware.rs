@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -231,6 +232,11 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
 /// The operation id of a request that carries an `Idempotency-Key` (scoped to its caller and path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpId(pub String);
+
+/// The operation id a handler was given, if its request carried an `Idempotency-Key`.
+pub fn op_id(op: &Option<Extension<OpId>>) -> Option<&str> {
+    op.as_ref().map(|Extension(OpId(id))| id.as_str())
+}
 
 /// Replays the stored response of a `POST` retried with the same `Idempotency-Key`.
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {

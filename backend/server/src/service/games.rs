@@ -119,7 +119,7 @@ impl AppState {
             (difficulty, layout, None)
         };
 
-        let resolved = self.resolve_player(&cmd.username, auth).await?;
+        let resolved = self.resolve_player(&cmd.username, auth, op_id).await?;
         let player = resolved.player;
         if let Some(date) = &daily {
             if self.db(self.store.daily_started(player.id, date)).await? {

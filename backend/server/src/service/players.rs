@@ -5,6 +5,11 @@ use crate::state::AppState;
 use crate::views::PlayerView;
 use humor_game::Username;
 use humor_store::Player;
+use uuid::Uuid;
+
+/// How long a retry of a claim (same `Idempotency-Key`, same caller) still gets the token: as long
+/// as idempotent answers are kept.
+const CLAIM_RETRY_WINDOW_MS: i64 = 24 * 3_600_000;
 
 /// The player a request acts for, and what it learned about them.
 pub struct Resolved {
@@ -13,43 +18,26 @@ pub struct Resolved {
 }
 
 impl AppState {
-    /// The owner of `username` if `auth` proves it, or a new player claiming it now.
+    /// The owner of `username` if `auth` proves it (or `op` is the retry of the request that
+    /// claimed it), or a new player claiming it now.
     pub async fn resolve_player(
         &self,
         username: &Username,
         auth: Auth,
+        op: Option<&str>,
     ) -> Result<Resolved, AppError> {
-        let keys = self.keys()?;
-        let now = self.clock.now_ms();
         if let Some(player) = self
             .db(self.store.player_by_name(username.as_str()))
             .await?
         {
-            auth.require(player.id)?;
-            return Ok(Resolved {
-                view: PlayerView {
-                    username: player.username.clone(),
-                    is_new: false,
-                    token: None,
-                },
-                player,
-            });
+            return self.existing(player, auth, op);
         }
-        let (player, created) = self
-            .db(self.store.claim_player(username.as_str(), now))
-            .await?;
+        let (player, created) = self.claim(username, op).await?;
         if !created {
             // Someone claimed it between our read and our write.
-            auth.require(player.id)?;
+            return self.existing(player, auth, op);
         }
-        Ok(Resolved {
-            view: PlayerView {
-                username: player.username.clone(),
-                is_new: created,
-                token: created.then(|| keys.sign(player.id)),
-            },
-            player,
-        })
+        self.claimed_now(player)
     }
 
     /// `POST /api/scores/user`: claims a name without starting a game.
@@ -57,18 +45,11 @@ impl AppState {
         &self,
         username: &Username,
         auth: Auth,
+        op: Option<&str>,
     ) -> Result<PlayerView, AppError> {
-        let keys = self.keys()?;
-        let now = self.clock.now_ms();
-        let (player, created) = self
-            .db(self.store.claim_player(username.as_str(), now))
-            .await?;
-        if created {
-            return Ok(PlayerView {
-                username: player.username,
-                is_new: true,
-                token: Some(keys.sign(player.id)),
-            });
+        let (player, created) = self.claim(username, op).await?;
+        if created || self.reclaims(&player, op)? {
+            return Ok(self.claimed_now(player)?.view);
         }
         match auth {
             Auth::Player(id) if id == player.id => Ok(PlayerView {
@@ -79,4 +60,58 @@ impl AppState {
             _ => Err(AppError::UsernameTaken),
         }
     }
+
+    async fn claim(
+        &self,
+        username: &Username,
+        op: Option<&str>,
+    ) -> Result<(Player, bool), AppError> {
+        let id = match op {
+            Some(op) => self.keys()?.claim_id(&claim_key(username.as_str()), op),
+            None => Uuid::new_v4(),
+        };
+        let now = self.clock.now_ms();
+        self.db(self.store.claim_player(id, username.as_str(), now))
+            .await
+    }
+
+    /// A player who existed before this request: its owner, or the retry of its own claim.
+    fn existing(&self, player: Player, auth: Auth, op: Option<&str>) -> Result<Resolved, AppError> {
+        if auth != Auth::Player(player.id) && self.reclaims(&player, op)? {
+            return self.claimed_now(player);
+        }
+        auth.require(player.id)?;
+        Ok(Resolved {
+            view: PlayerView {
+                username: player.username.clone(),
+                is_new: false,
+                token: None,
+            },
+            player,
+        })
+    }
+
+    /// True when `op` is the operation that claimed `player` (a retry whose first answer was lost),
+    /// recently enough that its idempotent answer would still be kept.
+    fn reclaims(&self, player: &Player, op: Option<&str>) -> Result<bool, AppError> {
+        let Some(op) = op else { return Ok(false) };
+        let recent = self.clock.now_ms() - player.created_at_ms <= CLAIM_RETRY_WINDOW_MS;
+        Ok(recent && self.keys()?.claim_id(&claim_key(&player.username), op) == player.id)
+    }
+
+    fn claimed_now(&self, player: Player) -> Result<Resolved, AppError> {
+        Ok(Resolved {
+            view: PlayerView {
+                username: player.username.clone(),
+                is_new: true,
+                token: Some(self.keys()?.sign(player.id)),
+            },
+            player,
+        })
+    }
+}
+
+/// Names are one player whatever their case (the store's `username_key`).
+fn claim_key(username: &str) -> String {
+    username.to_ascii_lowercase()
 }

@@ -1,6 +1,7 @@
 //! Players without passwords: a claimed name needs its token, and nobody touches another's game.
 
 use crate::helpers::{base_config, each_backend, spawn_config, Backend};
+use humor_server::http::middleware::idempotency_store_key;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -178,6 +179,95 @@ async fn a_name_can_be_claimed_without_playing() {
             )
             .await;
         assert_eq!(game.status, StatusCode::CREATED);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_is_answered_by_its_retry() {
+    each_backend(no_tweak, |app| async move {
+        let keys = app.state.keys().expect("keys").clone();
+        let now = app.state.clock.now_ms();
+        // A replica claimed the name for a request, then died (or could not deal the game) before
+        // answering: all the client has left is its retry with the same Idempotency-Key. The test
+        // client is anonymous, so the operation is scoped to its address.
+        let lost = |path: &str, name: &str, key: &str, at: i64| {
+            let op = idempotency_store_key("127.0.0.1", path, key);
+            let id = keys.claim_id(&name.to_ascii_lowercase(), &op);
+            let (store, name) = (app.state.store.clone(), name.to_string());
+            async move {
+                let (player, created) = store.claim_player(id, &name, at).await.expect("claim");
+                assert!(created);
+                player.id
+            }
+        };
+        let start = |name: &str, key: &str| {
+            let body = json!({"username": name, "difficulty": "easy"});
+            let headers = [("idempotency-key", key.to_string())];
+            let app = &app;
+            async move {
+                let headers: Vec<(&str, &str)> =
+                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                app.call_with(Method::POST, "/api/game/start", Some(body), None, &headers)
+                    .await
+            }
+        };
+
+        let id = lost("/api/game/start", "Lost_Start", "k-lost", now).await;
+        let other = start("lost_start", "k-guess").await;
+        assert_eq!(other.status, StatusCode::UNAUTHORIZED, "{:?}", other.body);
+        let retry = start("Lost_Start", "k-lost").await;
+        assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
+        assert_eq!(retry.body["player"]["isNew"], true);
+        let token = retry.body["player"]["token"].as_str().expect("token");
+        assert_eq!(
+            keys.verify(token),
+            Ok(id),
+            "the token of the player the lost request claimed"
+        );
+        let game = retry.body["game"]["gameId"].as_str().expect("gameId");
+        let read = app
+            .call(Method::GET, &format!("/api/game/{game}"), None, Some(token))
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+        let again = start("Lost_Start", "k-lost").await;
+        assert!(
+            again.replayed(),
+            "a third try is the stored answer: {:?}",
+            again.headers
+        );
+        assert_eq!(again.body["game"]["gameId"], retry.body["game"]["gameId"]);
+
+        // The same for a claim without a game.
+        let id = lost("/api/scores/user", "Lost_Claim", "k-claim", now).await;
+        let app_ref = &app;
+        let claim = |key: &'static str| async move {
+            app_ref
+                .call_with(
+                    Method::POST,
+                    "/api/scores/user",
+                    Some(json!({"username": "Lost_Claim"})),
+                    None,
+                    &[("idempotency-key", key)],
+                )
+                .await
+        };
+        assert_eq!(claim("k-other").await.status, StatusCode::CONFLICT);
+        let retry = claim("k-claim").await;
+        assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
+        let token = retry.body["player"]["token"].as_str().expect("token");
+        assert_eq!(keys.verify(token), Ok(id));
+
+        // Only while its idempotent answer would still be kept (24 hours).
+        lost(
+            "/api/game/start",
+            "Old_Claim",
+            "k-old",
+            now - 25 * 3_600_000,
+        )
+        .await;
+        let late = start("Old_Claim", "k-old").await;
+        assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{:?}", late.body);
     })
     .await;
 }
