@@ -4,8 +4,8 @@
 
 use humor_game::Difficulty;
 use humor_store::{
-    connect, Board, BoardKind, FinalStatus, FinishedGame, NewGameRecord, PoolOptions, Store,
-    StoreError,
+    connect, Board, BoardKind, FinalStatus, FinishedGame, NewGameRecord, Player, PoolOptions,
+    Store, StoreError,
 };
 use sqlx::Connection;
 use std::future::Future;
@@ -160,6 +160,15 @@ fn finished(
     }
 }
 
+/// Claims `name` for a new player with a fresh id.
+async fn new_player(store: &Arc<dyn Store>, name: &str, at: i64) -> Player {
+    store
+        .claim_player(Uuid::new_v4(), name, at)
+        .await
+        .expect("claim")
+        .0
+}
+
 async fn play(
     store: &Arc<dyn Store>,
     name: &str,
@@ -168,10 +177,7 @@ async fn play(
     time_ms: i64,
     at: i64,
 ) -> Uuid {
-    let (p, _) = store
-        .claim_player(Uuid::new_v4(), name, at)
-        .await
-        .expect("claim");
+    let p = new_player(store, name, at).await;
     let id = new_game(store, p.id, d, None, at - time_ms).await;
     assert!(store
         .finish_game(&finished(id, p.id, &p.username, d, score, time_ms, at))
@@ -273,10 +279,7 @@ async fn concurrent_claims_of_one_name_create_one_player() {
 #[tokio::test]
 async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
     each_engine(|name, store| async move {
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "daily", T0)
-            .await
-            .expect("claim");
+        let p = new_player(&store, "daily", T0).await;
         assert!(!store
             .daily_started(p.id, "2026-11-26")
             .await
@@ -317,10 +320,7 @@ async fn a_daily_challenge_can_be_started_once_per_player_and_day() {
 #[tokio::test]
 async fn recording_a_dealt_game_again_changes_nothing() {
     each_engine(|name, store| async move {
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "redeal", T0)
-            .await
-            .expect("claim");
+        let p = new_player(&store, "redeal", T0).await;
         let record = NewGameRecord {
             id: Uuid::new_v4(),
             player_id: p.id,
@@ -348,10 +348,7 @@ async fn recording_a_dealt_game_again_changes_nothing() {
 #[tokio::test]
 async fn finishing_a_game_is_recorded_once() {
     each_engine(|name, store| async move {
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "once", T0)
-            .await
-            .expect("claim");
+        let p = new_player(&store, "once", T0).await;
         let id = new_game(&store, p.id, Difficulty::Easy, None, T0).await;
         let g = finished(id, p.id, "once", Difficulty::Easy, 200, 60_000, T0 + 60_000);
         assert!(store.finish_game(&g).await.expect("finish"), "{name}");
@@ -429,10 +426,7 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
             (300, 2, 310)
         );
         assert_eq!(store.board_size(&all).await.expect("size"), 5);
-        let (late, _) = store
-            .claim_player(Uuid::new_v4(), "late", T0)
-            .await
-            .expect("player");
+        let late = new_player(&store, "late", T0).await;
         let r = store
             .rank(&all, late.id)
             .await
@@ -494,10 +488,7 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
 #[tokio::test]
 async fn expired_and_abandoned_games_are_counted_but_never_ranked() {
     each_engine(|name, store| async move {
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "quitter", T0)
-            .await
-            .expect("claim");
+        let p = new_player(&store, "quitter", T0).await;
         for status in [FinalStatus::Expired, FinalStatus::Abandoned] {
             let id = new_game(&store, p.id, Difficulty::Hard, None, T0).await;
             let g = FinishedGame {
@@ -567,10 +558,7 @@ async fn history_is_paginated_newest_first_and_scores_list_completions() {
             T0 + 10_000,
         )
         .await;
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "hist", T0)
-            .await
-            .expect("player");
+        let p = new_player(&store, "hist", T0).await;
         let (page, total) = store.history(p.id, 2, 1).await.expect("history");
         assert_eq!(total, 5, "{name}");
         assert_eq!(
@@ -602,10 +590,7 @@ async fn history_is_paginated_newest_first_and_scores_list_completions() {
 #[tokio::test]
 async fn concurrent_completions_of_one_player_keep_the_board_consistent() {
     each_engine(|name, store| async move {
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "burst", T0)
-            .await
-            .expect("claim");
+        let p = new_player(&store, "burst", T0).await;
         let mut tasks = Vec::new();
         for i in 0..6 {
             let s = store.clone();
@@ -659,10 +644,7 @@ fn the_database_name_is_replaced_in_urls() {
 #[tokio::test]
 async fn a_failing_write_among_concurrent_writes_changes_nothing_else() {
     each_engine(|name, store| async move {
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "grouped", T0)
-            .await
-            .expect("claim");
+        let p = new_player(&store, "grouped", T0).await;
         let mut tasks = Vec::new();
         for i in 0..24 {
             let s = store.clone();
@@ -703,10 +685,7 @@ async fn a_failing_write_among_concurrent_writes_changes_nothing_else() {
 #[tokio::test]
 async fn games_left_active_past_any_deadline_are_expired_once() {
     each_engine(|name, store| async move {
-        let (p, _) = store
-            .claim_player(Uuid::new_v4(), "orphan", T0)
-            .await
-            .expect("claim");
+        let p = new_player(&store, "orphan", T0).await;
         let old = new_game(&store, p.id, Difficulty::Hard, None, T0).await;
         let recent = new_game(&store, p.id, Difficulty::Hard, None, T0 + 3_600_000).await;
         assert_eq!(
