@@ -322,11 +322,11 @@ impl Store for PgStore {
                 .max_connections(1)
                 .connect_with(connect)
                 .await?;
-            let built = build_pending_indexes_online(&pool).await;
-            let out = match built {
-                Ok(()) => migrator.run(&pool).await.map_err(StoreError::from),
-                Err(e) => Err(e),
-            };
+            let out: Result<()> = async {
+                build_pending_indexes_online(&pool).await?;
+                Ok(migrator.run(&pool).await?)
+            }
+            .await;
             pool.close().await;
             out
         })

@@ -202,7 +202,7 @@ fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: Dura
 const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(3);
 const IDEMPOTENCY_RENEW: Duration = Duration::from_secs(1);
 /// How long a stored response is replayed.
-const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(24 * 3600);
+const IDEMPOTENCY_KEEP: Duration = crate::live::ANSWER_KEEP;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stored {

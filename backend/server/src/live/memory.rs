@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// How long a retried start finds the game it dealt (as long as idempotent answers are kept).
-const START_OP_KEEP: Duration = Duration::from_secs(24 * 3600);
+/// How long a retried start finds the game it dealt.
+const START_OP_KEEP: Duration = super::ANSWER_KEEP;
 
 /// How long a finished game stays readable here after its end became durable.
 const FINISHED_KEEP: Duration = Duration::from_secs(3600);

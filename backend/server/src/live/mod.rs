@@ -13,6 +13,10 @@ use humor_game::Game;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// How long the answer to an operation carrying an `Idempotency-Key` stays available to its retries:
+/// stored responses, the game a start dealt, the name a claim took.
+pub const ANSWER_KEEP: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     /// Redis cannot be reached or did not answer in time.

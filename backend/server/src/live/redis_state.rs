@@ -36,8 +36,8 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6]) end
 return 1";
 
-/// How long a retried start finds the game it dealt (as long as idempotent answers are kept).
-const START_OP_KEEP_MS: i64 = 24 * 3_600_000;
+/// How long a retried start finds the game it dealt.
+const START_OP_KEEP_MS: i64 = super::ANSWER_KEEP.as_millis() as i64;
 
 // KEYS: game hash, due zset. ARGV: expected version, json, ttl ms, due_at, id.
 const SAVE: &str = r"

@@ -7,9 +7,8 @@ use humor_game::Username;
 use humor_store::Player;
 use uuid::Uuid;
 
-/// How long a retry of a claim (same `Idempotency-Key`, same caller) still gets the token: as long
-/// as idempotent answers are kept.
-const CLAIM_RETRY_WINDOW_MS: i64 = 24 * 3_600_000;
+/// How long a retry of a claim (same `Idempotency-Key`, same caller) still gets the token.
+const CLAIM_RETRY_WINDOW_MS: i64 = crate::live::ANSWER_KEEP.as_millis() as i64;
 
 /// The player a request acts for, and what it learned about them.
 pub struct Resolved {
