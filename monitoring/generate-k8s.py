@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Generate k8s/monitoring.yaml from the files in monitoring/ (the single source).
+"""Generate the Kubernetes monitoring objects from the files in monitoring/ (the single source):
 
-    python3 monitoring/generate-k8s.py          # rewrite k8s/monitoring.yaml
-    python3 monitoring/generate-k8s.py --check  # exit 1 if k8s/monitoring.yaml is not what this script writes
+  k8s/monitoring.yaml   the guide's self-contained Prometheus, Alertmanager and Grafana
+  monitoring/operator/  the same scrape, rules and dashboards as Prometheus Operator objects, for a cluster that
+                        runs kube-prometheus-stack (`kubectl apply -k monitoring/operator/`)
+
+    python3 monitoring/generate-k8s.py          # rewrite every generated file
+    python3 monitoring/generate-k8s.py --check  # exit 1 if any generated file is stale, missing or left over
 
 Standard library only, so anyone can regenerate without installing anything. CI runs --check.
 The ServiceAccount and its ClusterRole live in k8s/prometheus-rbac.yaml (applied first, as the guide does).
@@ -16,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MON = ROOT / "monitoring"
 OUT = ROOT / "k8s" / "monitoring.yaml"
+OPERATOR = MON / "operator"
 
 # Same images and versions as the Compose `monitoring` profile (docker-compose.yml); a test keeps them equal.
 PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0"
@@ -329,6 +334,127 @@ def build():
     return docs
 
 
+# ---------------------------------------------------------------------------------------------- operator objects
+# kube-prometheus-stack's Prometheus selects ServiceMonitors and PrometheusRules labelled with its Helm release
+# name (serviceMonitorSelectorNilUsesHelmValues, ruleSelectorNilUsesHelmValues); its Grafana sidecar loads every
+# ConfigMap labelled grafana_dashboard: "1" in any namespace, and its Prometheus data source has uid
+# `prometheus`, the uid our dashboards use. docs/operations.md says how to change the release label.
+RELEASE = "kube-prometheus-stack"
+APP_NS = "humor-game"
+# The backend Service of k8s/backend.yaml (tests/observability checks these against it and the environments).
+BACKEND_SERVICE_LABELS = {"app.kubernetes.io/name": "backend", "app.kubernetes.io/part-of": "humor-memory-game"}
+BACKEND_PORT_NAME = "http"
+BACKEND_CONTAINER_PORT = 3001
+# The operator names the Prometheus pods it runs app.kubernetes.io/name=prometheus (the guide's own Prometheus is
+# app=prometheus, which the app's default-deny policies already admit).
+OPERATOR_PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
+OPERATOR_LABELS = {"app.kubernetes.io/part-of": "humor-memory-game-monitoring"}
+
+
+def op_meta(name, namespace, **labels):
+    return {"name": name, "namespace": namespace, "labels": {**OPERATOR_LABELS, **labels}}
+
+
+def service_monitor():
+    """The backend's scrape as the plain config's `kubernetes-pods` job does it (monitoring/prometheus/
+    prometheus-kubernetes.yml): every replica once, on the metrics port and path, with job = the pod's `app`
+    label and the same target labels (namespace, pod, instance) and nothing else, so the rules and dashboards see
+    the same series under either Prometheus."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": op_meta("backend", APP_NS, release=RELEASE),
+        "spec": {
+            "selector": {"matchLabels": dict(BACKEND_SERVICE_LABELS)},
+            "endpoints": [{
+                "port": BACKEND_PORT_NAME,
+                "path": "/metrics",
+                "scheme": "http",
+                # The interval the rules and their unit tests assume (the chart's default is 30s).
+                "interval": "15s",
+                "relabelings": [
+                    {"sourceLabels": ["__meta_kubernetes_pod_label_app"], "regex": "(.+)", "targetLabel": "job",
+                     "action": "replace"},
+                    # The operator adds service, endpoint and container; the plain config has none of them.
+                    {"regex": "service|endpoint|container", "action": "labeldrop"},
+                ],
+            }],
+        },
+    }
+
+
+def scrape_network_policy():
+    """The app's namespace denies all ingress by default and admits the guide's Prometheus (app=prometheus);
+    this admits the operator's Prometheus pods in namespace monitoring to the metrics port, and nothing else."""
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": op_meta("allow-operator-prometheus-scrape", APP_NS),
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "backend"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NS}},
+                          "podSelector": {"matchLabels": dict(OPERATOR_PROMETHEUS_POD)}}],
+                "ports": [{"protocol": "TCP", "port": BACKEND_CONTAINER_PORT}],
+            }],
+        },
+    }
+
+
+def prometheus_rule_text(name, rule_text):
+    """A PrometheusRule whose spec is the rule file itself, indented: the groups the operator loads are the
+    bytes `promtool test rules` tests (tests/observability de-indents and compares them)."""
+    head = to_yaml({"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                    "metadata": op_meta(name, NS, release=RELEASE)})
+    body = "".join(("  " + line if line.strip() else "\n") for line in rule_text.splitlines(keepends=True))
+    return head + "spec:\n" + body
+
+
+def dashboard_configmap(fname, text):
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": op_meta("humor-memory-game-dashboard-" + fname.removesuffix(".json"), NS,
+                                grafana_dashboard="1"),
+            "data": {fname: text}}
+
+
+def kustomization(comment, resources):
+    return comment + to_yaml({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                              "resources": resources})
+
+
+OPERATOR_HEADER = """\
+# GENERATED by monitoring/generate-k8s.py from the files in monitoring/. Do not edit: change the source in
+# monitoring/ and run `python3 monitoring/generate-k8s.py` (CI fails when this file is stale).
+"""
+
+
+def render_operator():
+    """{path: text} of every file under monitoring/operator/."""
+    rules = {p.stem: p.read_text(encoding="utf-8") for p in sorted((MON / "rules").glob("*.yml"))}
+    dashboards = {p.name: p.read_text(encoding="utf-8") for p in sorted((MON / "grafana" / "dashboards").glob("*.json"))}
+    files = {
+        "app/backend-serviceMonitor.yaml": OPERATOR_HEADER + "---\n" + to_yaml(service_monitor()),
+        "app/backend-networkPolicy.yaml": OPERATOR_HEADER + "---\n" + to_yaml(scrape_network_policy()),
+        "humor-memory-game-prometheusRule.yaml": OPERATOR_HEADER + "".join(
+            "---\n" + prometheus_rule_text(stem, text) for stem, text in rules.items()),
+        "grafana-dashboardDefinitions.yaml": OPERATOR_HEADER + "".join(
+            "---\n" + to_yaml(dashboard_configmap(f, t)) for f, t in dashboards.items()),
+    }
+    files["app/kustomization.yaml"] = kustomization(OPERATOR_HEADER + """\
+#
+# The app side, in the app's namespace (humor-game): the ServiceMonitor and the policy that lets the operator's
+# Prometheus reach the metrics port. For another environment, use this folder as a resource of a kustomization
+# that sets `namespace:` (docs/operations.md#kube-prometheus-stack).
+""", ["backend-serviceMonitor.yaml", "backend-networkPolicy.yaml"])
+    files["kustomization.yaml"] = kustomization(OPERATOR_HEADER + """\
+#
+# The monitoring of the game for a cluster that runs kube-prometheus-stack (Helm release `kube-prometheus-stack`
+# in namespace monitoring), instead of k8s/monitoring.yaml:
+#   kubectl apply -k monitoring/operator/
+# The same scrape, alerts, recording rules and dashboards as the guide's stack. docs/operations.md#kube-prometheus-stack
+""", ["app", "humor-memory-game-prometheusRule.yaml", "grafana-dashboardDefinitions.yaml"])
+    return {OPERATOR / rel: text for rel, text in files.items()}
+
+
 HEADER = """\
 # GENERATED by monitoring/generate-k8s.py from the files in monitoring/. Do not edit this file: change the
 # source in monitoring/ and run `python3 monitoring/generate-k8s.py` (CI fails when this file is stale).
@@ -348,21 +474,41 @@ def render():
     return HEADER + "".join("---\n" + to_yaml(d) for d in build())
 
 
+def outputs():
+    return {OUT: render(), **render_operator()}
+
+
+def leftovers(expected):
+    """Files under monitoring/operator/ that the generator no longer writes."""
+    present = {p for p in OPERATOR.rglob("*") if p.is_file()} if OPERATOR.exists() else set()
+    return sorted(present - set(expected))
+
+
 def main(argv):
-    text = render()
+    files = outputs()
     if argv[1:] == ["--check"]:
-        current = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
-        if current != text:
-            print(f"{OUT.relative_to(ROOT)} is stale: run python3 monitoring/generate-k8s.py and commit the result",
-                  file=sys.stderr)
+        stale = [p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+        extra = leftovers(files)
+        for p in stale:
+            print(f"{p.relative_to(ROOT)} is stale or missing", file=sys.stderr)
+        for p in extra:
+            print(f"{p.relative_to(ROOT)} is not written by the generator: delete it", file=sys.stderr)
+        if stale or extra:
+            print("run python3 monitoring/generate-k8s.py and commit the result", file=sys.stderr)
             return 1
-        print(f"{OUT.relative_to(ROOT)} is up to date")
+        print(f"{len(files)} generated files are up to date")
         return 0
     if argv[1:]:
         print(__doc__, file=sys.stderr)
         return 2
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    for p in leftovers(files):
+        p.unlink()
+        print(f"removed {p.relative_to(ROOT)}")
+    for p, text in files.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if not p.exists() or p.read_text(encoding="utf-8") != text:
+            p.write_text(text, encoding="utf-8")
+            print(f"wrote {p.relative_to(ROOT)}")
     return 0
 
 
