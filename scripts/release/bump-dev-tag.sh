@@ -93,10 +93,14 @@ ln -s "$root/k8s" "$work/k8s"
 cp "$work/new.yaml" "$work/gitops/environments/dev/kustomization.yaml"
 kubectl kustomize "$work/gitops/environments/dev" >"$work/rendered.yaml" \
   || die "gitops/environments/dev does not render with the new tag; nothing was changed"
+# By the image's last path component: an entry may also set newName (a registry other than the guide's).
 for line in "${changed[@]}"; do
-  image=${line% *}
-  refs=$(sed -n 's/^[[:space:]-]*image:[[:space:]]*//p' "$work/rendered.yaml" | tr -d '"' | grep "^$image:" | sort -u || true)
-  [ "$refs" = "$image:$tag" ] || die "the rendered dev environment runs '${refs:-no container of $image}', not $image:$tag; nothing was changed"
+  short=${line% *}
+  short=${short##*/}
+  refs=$(sed -n 's/^[[:space:]-]*image:[[:space:]]*//p' "$work/rendered.yaml" | tr -d '"' | grep "/$short:" | sort -u || true)
+  [ -n "$refs" ] || die "no container in the rendered dev environment runs the $short image; nothing was changed"
+  stale=$(grep -v ":$tag\$" <<<"$refs" || true)
+  [ -z "$stale" ] || die "the rendered dev environment still runs $stale, not $tag; nothing was changed"
 done
 
 cp "$work/new.yaml" "$file"

@@ -170,3 +170,17 @@ def test_promoting_what_is_already_there_opens_no_pull_request(gitops_repo):
 def test_the_promote_workflow_offers_only_forward_promotions():
     inputs = workflow("promote.yml")["on"]["workflow_dispatch"]["inputs"]
     assert inputs["from"]["options"] == ["dev", "staging"] and inputs["to"]["options"] == ["staging", "prod"]
+
+
+def test_an_entry_pointing_at_another_registry_keeps_its_name_and_gets_the_tag(gitops_repo):
+    """docs/delivery.md: a fork deploying the released images adds newName to the entries once."""
+    repo = gitops_repo["repo"]
+    path = repo / DEV
+    text = re.sub(r"(  - name: localhost:5001/humor-game/(backend|frontend)\n)",
+                  r"\1    newName: ghcr.io/example/humor-game/\2\n", path.read_text())
+    path.write_text(text)
+    r = run([str(repo / "scripts/release/bump-dev-tag.sh"), "v1.2.0"], cwd=repo, env=gitops_repo["env"])
+    assert r.returncode == 0, r.stderr
+    rendered = run(["kubectl", "kustomize", str(repo / "gitops/environments/dev")]).stdout
+    images = set(re.findall(r"image: (\S+humor-game\S+)", rendered))
+    assert images == {"ghcr.io/example/humor-game/backend:v1.2.0", "ghcr.io/example/humor-game/frontend:v1.2.0"}
