@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Observability (issue 6): alert rules and their promtool unit tests, dashboards checked as data, the scrape
-# and Alertmanager configs, the generated k8s/monitoring.yaml (stale = failure), then the live test: the real
-# binary, scripted games, real Prometheus and Alertmanager with our files, and an induced outage whose alert
+# Observability: alert rules and their promtool unit tests, dashboards checked as data, the scrape and
+# Alertmanager configs, the generated k8s/monitoring.yaml and monitoring/operator/ (stale = failure; the
+# Prometheus Operator objects rendered with kubectl and validated against the operator's CRD schemas), then the
+# live test: the real binary, scripted games, real Prometheus and Alertmanager with our files, and an induced outage whose alert
 # must reach a webhook. Run by hand from the repository root:
 #   HMG_BIN=/path/to/humor-memory-game bash .ci/steps/50-observability.sh
 set -euo pipefail
@@ -29,6 +30,14 @@ fi
 
 # The generator needs nothing but Python's standard library; check it first, outside the venv.
 python3 monitoring/generate-k8s.py --check
+mkdir -p "$ARTIFACTS/observability"
+if command -v kubectl >/dev/null; then
+  kubectl kustomize monitoring/operator >"$ARTIFACTS/observability/operator-render.yaml"
+  echo "monitoring/operator: $(grep -c '^kind:' "$ARTIFACTS/observability/operator-render.yaml") objects"
+elif [ "${CI:-}" = "true" ]; then
+  echo "kubectl (with kustomize v5) is missing on this machine" >&2
+  exit 1
+fi
 
 VENV="${OBS_VENV:-${TMPDIR:-/tmp}/hmg-obs-venv}"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -38,6 +47,5 @@ fi
 
 promtool --version | head -1
 prometheus-alertmanager --version 2>&1 | head -1
-mkdir -p "$ARTIFACTS/observability"
 "$VENV/bin/python" -m pytest -q -rfEs -p no:cacheprovider tests/observability \
   --junitxml="$ARTIFACTS/observability/junit.xml"

@@ -8,10 +8,9 @@ import re
 
 import pytest
 
-from conftest import GIT_ENV, ROOT, git, run, workflow
+from conftest import GIT_ENV, git, run, workflow
 
 DEV = "gitops/environments/dev/kustomization.yaml"
-BUMP = ROOT / "scripts/release/bump-dev-tag.sh"
 
 
 def step_script(name, job, step_name):

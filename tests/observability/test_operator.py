@@ -148,17 +148,6 @@ def test_the_schema_check_rejects_what_the_api_server_would_prune_or_refuse():
     assert any("expr" in e for e in validation_errors(rule))
 
 
-def test_core_objects_pass_strict_kubernetes_schema_validation():
-    exe = Path(sys.executable).parent / "kubernetes-validate"
-    if not exe.exists():
-        if obslib.require_tools():
-            pytest.fail("kubernetes-validate is not installed in the test venv")
-        pytest.skip("kubernetes-validate is not installed")
-    files = [OPERATOR / "app/backend-networkPolicy.yaml", OPERATOR / "grafana-dashboardDefinitions.yaml"]
-    r = run([str(exe), "--strict", "--quiet", "-k", "1.32.0", *map(str, files)])
-    assert r.returncode == 0, r.stdout + r.stderr
-
-
 # ------------------------------------------------------------------------------------------ rules
 def prometheus_rule_texts():
     """{PrometheusRule name: its spec block de-indented}, read from the file's text, not re-serialised."""
