@@ -15,6 +15,7 @@ WRITABLE_PATHS = {
     "backend": {"/tmp"},
     "migrate": {"/tmp"},
     "backup": {"/backups", "/tmp"},
+    "check": {"/backups"},
 }
 
 
