@@ -6,10 +6,7 @@ from typing import Dict, List, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pod_rules import (  # noqa: F401  (re-exported for the tests)
-    BASELINE_CAPABILITIES, RESTRICTED_VOLUME_TYPES, SAFE_SYSCTLS, WORKLOAD_KINDS, all_containers, pod_security_violations,
-    pod_template, pods, selector_matches,
-)
+from pod_rules import selector_matches
 
 
 # ------------------------------------------------------------------------------------- network policies
