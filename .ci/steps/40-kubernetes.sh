@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Kubernetes and GitOps (issue 5), proven offline (no cluster runs here): every kustomization rendered
-# with kubectl's kustomize, strict schema validation, Pod Security "restricted", checkov with justified
-# exceptions, contract tests against `$HMG_BIN contract`, the guide's sed commands replayed, the scripts
-# on temporary git repositories with a fake kubectl/curl, the redis container command in a private network
-# namespace, and backup/restore against the local PostgreSQL.
+# Kubernetes and GitOps, proven offline (no cluster runs here): every kustomization rendered with kubectl's
+# kustomize, strict schema validation, Pod Security "restricted", checkov with justified exceptions,
+# contract tests against `$HMG_BIN contract`, the guide's sed commands replayed, the scripts on temporary
+# git repositories with a fake kubectl/curl (and the secret rotation's SQL against the local PostgreSQL),
+# the redis container command in a private network namespace, backup/restore against the local
+# PostgreSQL, and the guide's whole path replayed command by command on a model of a k3d cluster
+# (tests/k8s/guide-replay.yaml, cluster_model.py) for dev, staging and prod.
 # By hand from the repository root: HMG_BIN=/path/to/humor-memory-game bash .ci/steps/40-kubernetes.sh
 set -euo pipefail
 

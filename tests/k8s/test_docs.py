@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+import guide_replay
 from conftest import ROOT, render
 
 DOC = ROOT / "docs" / "deployment.md"
@@ -16,7 +17,8 @@ GIT_ID = {"GIT_AUTHOR_NAME": "Docs", "GIT_AUTHOR_EMAIL": "docs@localhost",
 # Objects of other areas or tools that the documented commands name.
 EXTERNAL = {
     "service": {"prometheus", "grafana", "argocd-server"},
-    "app": {"prometheus", "grafana", "cert-manager"},
+    "app": {"prometheus", "grafana", "cert-manager", "web"},  # web: the guide's Milestone 1 nginx
+    "deployment": {"ingress-nginx-controller"},
 }
 
 
@@ -63,13 +65,17 @@ def test_every_shell_block_says_whether_ci_runs_it():
 
 
 def fresh_copy(tmp_path):
+    """A clone as a reader has it: this repository's deployment files, `main` pushed to a remote."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for d in ("k8s", "gitops", "scripts"):
         shutil.copytree(ROOT / d, repo / d, ignore=shutil.ignore_patterns("secrets.env", "__pycache__"))
     shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
     env = dict(os.environ, **GIT_ID)
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "copy"]):
+    remote = tmp_path / "remote.git"
+    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "copy"],
+                ["git", "init", "-q", "--bare", str(remote)], ["git", "remote", "add", "origin", str(remote)],
+                ["git", "push", "-q", "-u", "origin", "main"]):
         subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True)
     return repo, env
 
@@ -95,12 +101,12 @@ def test_names_and_paths_in_every_block_exist():
     for _, _, code, line in SHELL:
         where = f"docs/deployment.md:{line}"
         for path in re.findall(r"(?<![\w/.~-])((?:k8s|gitops|scripts|applications|environments|backend|frontend)/[\w./-]*)", code):
-            if "$" in path or path.endswith(".pem") or path == "k8s/secrets.env":  # made by the commands
+            if "$" in path or path.endswith((".pem", ".bak")) or path == "k8s/secrets.env":  # made by the commands
                 continue
             if not ((ROOT / path).exists() or (ROOT / "gitops" / path).exists()):
                 problems.append(f"{where}: {path} does not exist")
         for name in re.findall(r"deployment/([\w-]+)", code):
-            if name not in deployments:
+            if name not in deployments | EXTERNAL["deployment"]:
                 problems.append(f"{where}: no Deployment {name}")
         for name in re.findall(r"(?:service|svc)/([\w-]+)", code):
             if name not in services | EXTERNAL["service"]:
@@ -118,3 +124,79 @@ def test_names_and_paths_in_every_block_exist():
             if ns not in ("humor-game", "humor-game-staging", "humor-game-prod"):
                 problems.append(f"{where}: unknown namespace {ns}")
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------ the path and the replay agree
+PATH_START, PATH_END = "## Milestone 1", "## Rotating a secret"
+
+
+def commands(code):
+    """A shell block as the commands a reader types: continuation lines, heredocs and loops kept whole,
+    comment lines and trailing comments dropped."""
+    out, lines, i = [], code.splitlines(), 0
+    while i < len(lines):
+        line = strip_comment(lines[i])
+        i += 1
+        if not line.strip():
+            continue
+        cmd = [line]
+        heredoc = re.search(r"<<-?\s*'?(\w+)'?", line)
+        if heredoc:
+            while i < len(lines) and lines[i] != heredoc.group(1):
+                cmd.append(lines[i])
+                i += 1
+            cmd.append(lines[i])
+            i += 1
+        elif re.match(r"(for|while)\b", line):
+            while i < len(lines) and not lines[i - 1].strip().startswith("done"):
+                cmd.append(strip_comment(lines[i]))
+                i += 1
+        else:
+            while cmd[-1].endswith("\\") and i < len(lines):
+                cmd.append(strip_comment(lines[i]))
+                i += 1
+        out.append("\n".join(cmd))
+    return out
+
+
+def strip_comment(line):
+    """The line without a trailing `  # comment` (outside quotes)."""
+    quote = None
+    for j, ch in enumerate(line):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (j == 0 or line[j - 1] in " \t"):
+            return line[:j].rstrip()
+    return line.rstrip()
+
+
+def path_commands():
+    text = DOC.read_text()
+    start, end = text.index(PATH_START), text.index(PATH_END)
+    first, last = len(text[:start].splitlines()), len(text[:end].splitlines())
+    return [c for _, lang, code, line in blocks() if lang in ("bash", "sh", "shell") and first < line <= last
+            for c in commands(code)]
+
+
+def test_the_readers_path_is_exactly_the_replayed_list():
+    """docs/deployment.md from Milestone 1 to the final check, command by command, is tests/k8s/guide-replay.yaml."""
+    docs = path_commands()
+    replay = [s["run"].strip() for s in guide_replay.load_steps()]
+    for i, (d, r) in enumerate(zip(docs, replay), 1):
+        assert d == r, f"command {i} differs:\n docs:   {d!r}\n replay: {r!r}"
+    assert len(docs) == len(replay), f"docs have {len(docs)} commands on the path, the replay {len(replay)}"
+
+
+def test_every_deviation_from_the_guide_is_in_the_table():
+    text = DOC.read_text()
+    table = text[text.index("## Where we differ from the guide"):text.index(PATH_START)]
+    for step in guide_replay.load_steps():
+        if "guide" not in step:
+            continue
+        assert step.get("why"), f"step {step['number']}: a deviation says why"
+        first = step["guide"].splitlines()[0]
+        words = re.sub(r"\s*\\$", "", first).split()[:3]
+        probe = " ".join(words)
+        assert table.count(probe) >= 1, f"the table does not list the guide's `{first}` ({step['section']})"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import ENV_NAMESPACE, ENVIRONMENTS, GITOPS, K8S, KUSTOMIZATIONS, ROOT, find, kubectl, load_docs, render
-from k8s_rules import pods
+from pod_rules import pods
 
 BACKEND = "localhost:5001/humor-game/backend"
 FRONTEND = "localhost:5001/humor-game/frontend"
@@ -189,14 +189,38 @@ def test_sync_waves_put_migrations_between_the_database_and_the_backend(env):
         elif o["kind"] == "Deployment":
             assert wave == ("-2" if name in ("postgres", "redis") else None), f"Deployment/{name}"
         elif o["kind"] == "Job":
-            assert (name, wave, ann.get("argocd.argoproj.io/hook")) == ("backend-migrate", "-1", "Sync")
+            assert (name, wave, ann.get("argocd.argoproj.io/hook")) in (
+                ("backend-migrate", "-1", "Sync"), ("postgres-backups-check", "-2", "Sync"))
             assert ann["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
-            c = o["spec"]["template"]["spec"]["containers"][0]
-            assert c["command"][-1] == "migrate"
+            if name == "backend-migrate":
+                assert o["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "migrate"
         else:
             assert wave is None, f"{o['kind']}/{name} is in the default wave"
         if o["kind"] in ("Namespace", "PersistentVolumeClaim"):
             assert ann["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_claim_has_a_consumer_in_its_own_sync_wave(env):
+    """A claim on a WaitForFirstConsumer class binds only when a pod using it is scheduled, and Argo CD waits
+    for a Pending claim (Progressing) before the next wave: each claim needs a pod created in its wave."""
+    objs = render(env)
+    wave = {(o["kind"], o["metadata"]["name"]): (o["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave", "0")
+            for o in objs}
+    consumers = {}
+    for owner, _meta, spec in pods(objs):
+        if owner["kind"] == "CronJob":
+            continue  # its first pod comes at the schedule, not at sync time
+        for v in spec.get("volumes") or []:
+            if "persistentVolumeClaim" in v:
+                consumers.setdefault(v["persistentVolumeClaim"]["claimName"], []).append(
+                    (owner["kind"], owner["metadata"]["name"]))
+    claims = [o["metadata"]["name"] for o in objs if o["kind"] == "PersistentVolumeClaim"]
+    assert sorted(claims) == ["postgres-backups", "postgres-pvc", "redis-pvc"]
+    for claim in claims:
+        same_wave = [c for c in consumers.get(claim, []) if wave[c] == wave[("PersistentVolumeClaim", claim)]]
+        assert same_wave, f"{env}: claim {claim} has no consumer in its wave; consumers: {consumers.get(claim)}"
+    assert consumers["postgres-backups"] == [("Job", "postgres-backups-check")]
 
 
 def applications():

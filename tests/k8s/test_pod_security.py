@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from conftest import KUSTOMIZATIONS, render
-from k8s_rules import all_containers, pod_security_violations, pods
+from pod_rules import all_containers, pod_security_violations, pods
 
 # Paths each image writes; each must be a volume because the root filesystem is read-only.
 WRITABLE_PATHS = {
@@ -15,6 +15,7 @@ WRITABLE_PATHS = {
     "backend": {"/tmp"},
     "migrate": {"/tmp"},
     "backup": {"/backups", "/tmp"},
+    "check": {"/backups"},
 }
 
 

@@ -1,8 +1,11 @@
 """The scripts, run for real on temporary git repositories, with a fake kubectl and curl standing in
 where a cluster would be needed (tests/k8s/fakes). `kubectl kustomize` is always the real one."""
 import base64
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import stat
 import subprocess
@@ -253,15 +256,25 @@ def test_gitops_init_rejects_bad_input_and_changes_nothing(sandbox, repo, args, 
 
 
 # ---------------------------------------------------------------------------------- create-secrets.sh
+NO_SECRET = {"match": "^get secret humor-game-secrets -n [a-z-]+ --ignore-not-found ", "stdout": ""}
+
+
+def existing_secret(namespace, **values):
+    """A fake-kubectl rule answering the script's read of the Secret already in the cluster."""
+    lines = "".join(base64.b64encode(values[k].encode()).decode() + "\n"
+                    for k in ("DB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET"))
+    return {"match": f"^get secret humor-game-secrets -n {namespace} --ignore-not-found ", "stdout": lines}
+
+
 def applied_secret(sandbox):
-    calls = sandbox.calls("kubectl")
+    calls = [c for c in sandbox.calls("kubectl") if c["args"][0] != "get"]
     assert [c["args"] for c in calls] == [["apply", "-f", "-"]]
     secret = yaml.safe_load(calls[0]["stdin"])
     return secret, {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
 def test_create_secrets_applies_the_env_file_through_stdin(sandbox, repo):
-    sandbox.set_scenario({"kubectl": [{"match": "^apply -f -$", "stdout": "secret/humor-game-secrets created\n"}]})
+    sandbox.set_scenario({"kubectl": [NO_SECRET, {"match": "^apply -f -$", "stdout": "secret/humor-game-secrets created\n"}]})
     env_file = sandbox.tmp / "secrets.env"
     env_file.write_text("# demo values from the guide\nDB_PASSWORD=gamepass123\n\nREDIS_PASSWORD=redispass123\n"
                         "JWT_SECRET=your-super-secret-jwt-key\n")
@@ -276,7 +289,7 @@ def test_create_secrets_applies_the_env_file_through_stdin(sandbox, repo):
 
 
 def test_create_secrets_generates_a_private_strong_file(sandbox, repo):
-    sandbox.set_scenario({"kubectl": [{"match": "^apply -f -$"}]})
+    sandbox.set_scenario({"kubectl": [NO_SECRET, {"match": "^apply -f -$"}]})
     env_file = repo / "k8s/secrets.env"
     out = sandbox.run(["scripts/create-secrets.sh", "--generate", "-n", "humor-game-prod"], repo)
     assert out.returncode == 0, out.stderr
@@ -296,6 +309,137 @@ def test_create_secrets_dry_run_redacts_and_calls_nothing(sandbox, repo):
     out = sandbox.run(["scripts/create-secrets.sh", "--dry-run", str(env_file)], repo)
     assert out.returncode == 0, out.stderr
     assert "abcdefgh" not in out.stdout and "<redacted, 9 characters>" in out.stdout
+    assert sandbox.calls("kubectl") == []
+
+
+def test_create_secrets_generate_dry_run_writes_nothing_and_generate_still_works(sandbox, repo):
+    env_file = repo / "k8s/secrets.env"
+    out = sandbox.run(["scripts/create-secrets.sh", "--generate", "--dry-run", "-n", "humor-game-prod"], repo)
+    assert out.returncode == 0, out.stderr
+    assert "would write random values" in out.stdout and "<redacted, 64 characters>" in out.stdout
+    assert not env_file.exists() and sandbox.calls("kubectl") == []
+    sandbox.set_scenario({"kubectl": [NO_SECRET, {"match": "^apply -f -$"}]})
+    out = sandbox.run(["scripts/create-secrets.sh", "--generate"], repo)
+    assert out.returncode == 0, out.stderr
+    assert env_file.exists()
+
+
+OLD = {"DB_PASSWORD": "old-db-password-1", "REDIS_PASSWORD": "old-redis-password", "JWT_SECRET": "j" * 40}
+
+
+def test_create_secrets_refuses_a_new_db_password_for_an_existing_secret(sandbox, repo):
+    sandbox.set_scenario({"kubectl": [existing_secret("humor-game", **OLD), {"match": "^apply -f -$"}]})
+    env_file = sandbox.tmp / "s.env"
+    env_file.write_text("DB_PASSWORD=new-db-password-2\nREDIS_PASSWORD=old-redis-password\nJWT_SECRET=" + "j" * 40 + "\n")
+    out = sandbox.run(["scripts/create-secrets.sh", str(env_file)], repo)
+    assert out.returncode != 0
+    assert "PostgreSQL keeps the" in out.stderr and "--rotate-db-password" in out.stderr
+    assert [c["args"][0] for c in sandbox.calls("kubectl")] == ["get"], "nothing applied"
+    assert "old-db-password" not in out.stdout + out.stderr
+
+
+def test_create_secrets_applies_other_changes_and_names_the_restarts(sandbox, repo):
+    sandbox.set_scenario({"kubectl": [existing_secret("humor-game", **OLD), {"match": "^apply -f -$"}]})
+    env_file = sandbox.tmp / "s.env"
+    env_file.write_text("DB_PASSWORD=old-db-password-1\nREDIS_PASSWORD=new-redis-password\nJWT_SECRET=" + "k" * 40 + "\n")
+    out = sandbox.run(["scripts/create-secrets.sh", str(env_file)], repo)
+    assert out.returncode == 0, out.stderr
+    assert applied_secret(sandbox)[1]["REDIS_PASSWORD"] == "new-redis-password"
+    assert "changed REDIS_PASSWORD JWT_SECRET" in out.stdout
+    assert "kubectl rollout restart deployment/redis deployment/backend -n humor-game" in out.stdout
+    assert "tokens signed with the old one" in out.stdout
+
+
+def test_create_secrets_rotate_needs_an_existing_secret(sandbox, repo):
+    sandbox.set_scenario({"kubectl": [NO_SECRET]})
+    env_file = sandbox.tmp / "s.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in OLD.items()))
+    out = sandbox.run(["scripts/create-secrets.sh", "--rotate-db-password", str(env_file)], repo)
+    assert out.returncode != 0 and "does not exist" in out.stderr
+    assert [c["args"][0] for c in sandbox.calls("kubectl")] == ["get"]
+
+
+def scram_matches(verifier, password):
+    """True when a PostgreSQL SCRAM-SHA-256 verifier (pg_authid.rolpassword) was made from `password`."""
+    method, rest = verifier.split("$", 1)
+    iterations_salt, keys = rest.split("$")
+    iterations, salt = iterations_salt.split(":")
+    stored_key, _ = keys.split(":")
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return method == "SCRAM-SHA-256" and hashlib.sha256(client_key).digest() == base64.b64decode(stored_key)
+
+
+def psql_admin(sql):
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qtAX", "-v",
+                          "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_create_secrets_rotation_changes_the_role_password_then_the_secret_then_restarts(sandbox, repo):
+    """The kubectl side with the recording fake; the SQL it sends to the postgres pod is then run for real,
+    as the pod would run it, against the local PostgreSQL with a role of its own."""
+    role = f"hmg_rotate_{secrets.token_hex(6)}"
+    sandbox.set_scenario({"kubectl": [
+        existing_secret("humor-game-staging", **OLD),
+        {"match": r"^get configmap humor-game-config -n humor-game-staging -o jsonpath=\{\.data\.DB_USER\}$", "stdout": role},
+        {"match": r"^get configmap humor-game-config -n humor-game-staging -o jsonpath=\{\.data\.DB_NAME\}$", "stdout": "postgres"},
+        {"match": "^exec -i deployment/postgres -n humor-game-staging -- psql "},
+        {"match": "^apply -f -$"},
+        {"match": "^rollout (restart|status) deployment/backend -n humor-game-staging"},
+    ]})
+    new = "rotated-db-password-3"
+    env_file = sandbox.tmp / "s.env"
+    env_file.write_text(f"DB_PASSWORD={new}\nREDIS_PASSWORD={OLD['REDIS_PASSWORD']}\nJWT_SECRET={OLD['JWT_SECRET']}\n")
+    out = sandbox.run(["scripts/create-secrets.sh", "-n", "humor-game-staging", "--rotate-db-password", str(env_file)], repo)
+    assert out.returncode == 0, out.stdout + out.stderr
+    calls = sandbox.calls("kubectl")
+    steps = [c["args"][:2] for c in calls if c["args"][0] != "get"]
+    assert steps == [["exec", "-i"], ["apply", "-f"], ["rollout", "restart"], ["rollout", "status"]], \
+        "the role first, then the Secret, then the restart"
+    exec_call = next(c for c in calls if c["args"][0] == "exec")
+    assert new not in " ".join(exec_call["args"]), "the password never appears on a command line"
+    assert base64.b64decode(yaml.safe_load(next(c for c in calls if c["args"][0] == "apply")["stdin"])
+                            ["data"]["DB_PASSWORD"]).decode() == new
+    # Run what the pod would run: the same psql arguments and stdin, as the role itself.
+    psql_args = exec_call["args"][exec_call["args"].index("--") + 1:]
+    assert psql_args[0] == "psql" and ["-U", role] == psql_args[psql_args.index("-U"):psql_args.index("-U") + 2]
+    psql_admin(f"CREATE ROLE {role} LOGIN PASSWORD '{OLD['DB_PASSWORD']}'")
+    try:
+        before = psql_admin(f"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'")
+        assert scram_matches(before, OLD["DB_PASSWORD"])
+        ran = subprocess.run(psql_args, input=exec_call["stdin"], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, PGHOST="127.0.0.1"))
+        assert ran.returncode == 0, ran.stderr
+        assert new not in ran.stdout + ran.stderr
+        after = psql_admin(f"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'")
+        assert scram_matches(after, new) and not scram_matches(after, OLD["DB_PASSWORD"])
+    finally:
+        psql_admin(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_create_secrets_rotation_stops_before_the_secret_when_the_database_refuses(sandbox, repo):
+    sandbox.set_scenario({"kubectl": [
+        existing_secret("humor-game", **OLD),
+        {"match": r"^get configmap humor-game-config -n humor-game -o jsonpath=\{\.data\.DB_USER\}$", "stdout": "gameuser"},
+        {"match": r"^get configmap humor-game-config -n humor-game -o jsonpath=\{\.data\.DB_NAME\}$", "stdout": "humor_memory_game"},
+        {"match": "^exec -i deployment/postgres ", "stderr": "error: unable to upgrade connection: pod does not exist\n", "exit": 1},
+        {"match": "^apply -f -$"},
+    ]})
+    env_file = sandbox.tmp / "s.env"
+    env_file.write_text(f"DB_PASSWORD=another-password-4\nREDIS_PASSWORD={OLD['REDIS_PASSWORD']}\nJWT_SECRET={OLD['JWT_SECRET']}\n")
+    out = sandbox.run(["scripts/create-secrets.sh", "--rotate-db-password", str(env_file)], repo)
+    assert out.returncode != 0 and "the database and the Secret are unchanged" in out.stderr
+    assert "apply" not in [c["args"][0] for c in sandbox.calls("kubectl")]
+
+
+def test_create_secrets_rotation_dry_run_calls_nothing(sandbox, repo):
+    env_file = sandbox.tmp / "s.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in OLD.items()))
+    out = sandbox.run(["scripts/create-secrets.sh", "--dry-run", "--rotate-db-password", str(env_file)], repo)
+    assert out.returncode == 0, out.stderr
+    assert "would set the database role's password" in out.stdout
     assert sandbox.calls("kubectl") == []
 
 

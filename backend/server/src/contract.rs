@@ -70,9 +70,13 @@ pub fn contract() -> Value {
             "http_idle_timeout_seconds": seconds("HTTP_IDLE_TIMEOUT_SECONDS")
         },
         "subcommands": cmd.get_subcommands().map(|s| s.get_name().to_string()).collect::<Vec<_>>(),
+        // `required_for_readiness`: start-up (and so readiness) waits until it answers. Redis does
+        // not hold readiness back: without it the game API answers 503 and /health says why.
         "dependencies": [
-            { "name": "postgres", "port": 5432, "env": ["DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"] },
-            { "name": "redis", "port": 6379, "env": ["REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB"] }
+            { "name": "postgres", "port": 5432, "required_for_readiness": true,
+              "env": ["DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"] },
+            { "name": "redis", "port": 6379, "required_for_readiness": false,
+              "env": ["REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB"] }
         ],
         "env": env,
         "production_required_env": PRODUCTION_REQUIRED,

@@ -3,8 +3,12 @@
 //! Readiness fails while starting, while draining, and when this replica's own connections to a
 //! dependency stay broken for `READINESS_GRACE_SECONDS` while a fresh connection works. A
 //! dependency that is down for everyone does not fail readiness: taking every replica out of the
-//! Service would turn fast JSON 503s into connection errors (see docs/decisions.md).
+//! Service would turn fast JSON 503s into connection errors (see docs/decisions.md). Redis is not
+//! awaited at start-up either: while it cannot be reached the monitor keeps the reason (shown by
+//! `/health`) and logs it on every change and every 30 s.
 
+use crate::live::LiveError;
+use crate::outage_log::{describe, Notice, OutageLog};
 use crate::state::AppState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -16,11 +20,45 @@ pub struct DependencyStatus {
     up: AtomicBool,
     /// Since when pooled connections fail while fresh ones work.
     local_failure_since: Mutex<Option<Instant>>,
+    /// host:port this replica connects to (empty when not reported).
+    address: String,
+    /// Why the last probe failed, e.g. "name does not resolve".
+    problem: Mutex<Option<String>>,
+    log: Mutex<OutageLog>,
 }
 
 impl DependencyStatus {
+    fn at(address: String) -> DependencyStatus {
+        DependencyStatus {
+            address,
+            ..DependencyStatus::default()
+        }
+    }
+
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// "redis:6379: name does not resolve" while the last probe failed.
+    pub fn problem(&self) -> Option<String> {
+        let problem = self.problem.lock().ok()?.clone()?;
+        Some(format!("{}: {problem}", self.address))
+    }
+
+    fn set_problem(&self, problem: Option<String>) -> Option<Notice> {
+        let notice = self
+            .log
+            .lock()
+            .ok()
+            .and_then(|mut log| log.observe(problem.as_deref(), Instant::now()));
+        if let Ok(mut p) = self.problem.lock() {
+            *p = problem;
+        }
+        notice
     }
 
     fn local_failure_for(&self) -> Option<Duration> {
@@ -69,13 +107,14 @@ pub enum Readiness {
 }
 
 impl Health {
-    pub fn new(with_redis: bool, grace: Duration) -> Health {
+    /// `redis_address`: host:port of the configured Redis, None when live state is in memory.
+    pub fn new(redis_address: Option<String>, grace: Duration) -> Health {
         Health {
             started: AtomicBool::new(false),
             started_tx: tokio::sync::watch::Sender::new(false),
             draining: AtomicBool::new(false),
             database: DependencyStatus::default(),
-            redis: with_redis.then(DependencyStatus::default),
+            redis: redis_address.map(DependencyStatus::at),
             grace,
             started_at: Instant::now(),
         }
@@ -158,12 +197,21 @@ impl AppState {
                 status.set_up(ok);
                 metrics::gauge!("dependency_up", "dependency" => "redis")
                     .set(f64::from(u8::from(ok)));
-                let fresh = ok
-                    || matches!(
-                        tokio::time::timeout(timeout, self.live.ping_fresh()).await,
-                        Ok(Ok(()))
-                    );
-                status.record(ok, fresh);
+                let fresh = if ok {
+                    Ok(())
+                } else {
+                    match tokio::time::timeout(timeout, self.live.ping_fresh()).await {
+                        Ok(result) => result,
+                        Err(_) => Err(LiveError::Unavailable("timed out".into())),
+                    }
+                };
+                status.record(ok, fresh.is_ok());
+                let problem = match (ok, fresh) {
+                    (true, _) => None,
+                    (false, Ok(())) => Some("this replica's connection fails".into()),
+                    (false, Err(e)) => Some(why_unreachable(&status.address, &e, timeout).await),
+                };
+                log_notice(&status.address, status.set_problem(problem));
             }
         };
         tokio::join!(database, redis);
@@ -180,13 +228,41 @@ impl AppState {
     }
 }
 
+/// Why Redis at `address` did not answer, in the words a reader of `kubectl logs` needs.
+async fn why_unreachable(address: &str, error: &LiveError, timeout: Duration) -> String {
+    // A name that does not resolve (the Service does not exist yet) is the commonest case in a
+    // cluster and the least clear in a client library's error text, so it is looked up apart.
+    if address.contains(':') && !address.starts_with('/') {
+        match tokio::time::timeout(timeout, tokio::net::lookup_host(address)).await {
+            Err(_) => return "name lookup timed out".into(),
+            Ok(Err(_)) => return "name does not resolve".into(),
+            Ok(Ok(_)) => {}
+        }
+    }
+    match error {
+        LiveError::Unavailable(text) | LiveError::Corrupt(text) => describe(text),
+    }
+}
+
+fn log_notice(address: &str, notice: Option<Notice>) {
+    match notice {
+        Some(Notice::Down(why)) | Some(Notice::StillDown(why)) => tracing::warn!(
+            redis = address,
+            reason = %why,
+            "waiting for Redis at {address}: {why}; the game API answers 503 until it answers"
+        ),
+        Some(Notice::Up) => tracing::info!(redis = address, "Redis at {address} answers again"),
+        None => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn readiness_follows_start_and_drain() {
-        let h = Health::new(false, Duration::from_secs(30));
+        let h = Health::new(None, Duration::from_secs(30));
         assert_eq!(h.readiness(), Readiness::NotReady("starting"));
         h.mark_started();
         assert_eq!(h.readiness(), Readiness::Ready);
@@ -196,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_shared_outage_keeps_the_replica_ready_but_a_local_one_does_not() {
-        let h = Health::new(true, Duration::ZERO);
+        let h = Health::new(Some("redis:6379".into()), Duration::ZERO);
         h.mark_started();
         h.database.record(false, false); // down for everyone
         assert_eq!(h.readiness(), Readiness::Ready);

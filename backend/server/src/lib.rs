@@ -9,6 +9,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod outage_log;
 pub mod service;
 pub mod startup;
 pub mod state;

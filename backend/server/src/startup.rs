@@ -1,5 +1,5 @@
-//! Building and running the server: lazy connections, start-up that retries until the
-//! dependencies answer (serving `/health/live` meanwhile), background tasks, and graceful
+//! Building and running the server: lazy connections, start-up that retries until the database
+//! answers (serving `/health/live` meanwhile; Redis is not awaited), background tasks, and graceful
 //! shutdown (not ready → drain delay with `Connection: close` → stop accepting → finish in-flight
 //! requests → close pools, all before the deadline).
 
@@ -37,25 +37,25 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
     };
     let store: Arc<dyn Store> =
         humor_store::connect(&url, &pool).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (live, memory): (Arc<dyn LiveState>, Option<Arc<MemoryState>>) = match &config.redis_url {
-        Some(url) => (
-            Arc::new(
-                RedisState::new(
+    let (live, memory, redis_address): (Arc<dyn LiveState>, Option<Arc<MemoryState>>, _) =
+        match &config.redis_url {
+            Some(url) => {
+                let redis = RedisState::new(
                     url.expose(),
                     &config.redis_key_prefix,
                     config.dependency_timeout,
                 )
-                .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
-            ),
-            None,
-        ),
-        None => {
-            let m = Arc::new(MemoryState::new());
-            (m.clone(), Some(m))
-        }
-    };
+                .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
+                let address = redis.address();
+                (Arc::new(redis), None, Some(address))
+            }
+            None => {
+                let m = Arc::new(MemoryState::new());
+                (m.clone(), Some(m), None)
+            }
+        };
     let assets = Assets::load(config.frontend_dir.as_deref());
-    let health = Health::new(config.redis_url.is_some(), config.readiness_grace);
+    let health = Health::new(redis_address, config.readiness_grace);
     Ok(AppState::new(Inner {
         store,
         live,
@@ -69,9 +69,11 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
     }))
 }
 
-/// Reads or generates the token key, applies migrations and checks Redis; retried with backoff
-/// until it succeeds. Until then readiness reports "starting" and the API answers 503. An error
-/// retrying cannot fix (a migration history that does not match this binary) is returned.
+/// Applies migrations and reads or generates the token key (what correctness needs); retried with
+/// backoff until it succeeds. Until then readiness reports "starting" and the API answers 503. An
+/// error retrying cannot fix (a migration history that does not match this binary) is returned.
+/// Redis is not awaited: without it the replica is ready, the game API answers fast 503s, and the
+/// monitor reports and logs why until Redis answers (then it is used, no restart needed).
 pub async fn initialize(state: &AppState) -> anyhow::Result<()> {
     for variable in &state.config.weak_secrets {
         tracing::warn!(
@@ -144,12 +146,6 @@ async fn try_initialize(state: &AppState) -> anyhow::Result<()> {
             }
         };
         let _ = state.tokens.set(TokenKeys::new(&secret));
-    }
-    if state.health.redis.is_some() {
-        tokio::time::timeout(state.config.dependency_timeout * 3, state.live.ping())
-            .await
-            .context("Redis did not answer in time")?
-            .context("connecting to Redis")?;
     }
     Ok(())
 }

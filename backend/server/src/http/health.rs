@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,6 +90,10 @@ pub struct HealthBody {
     version: String,
     environment: String,
     uptime_seconds: u64,
+    /// Why a dependency is down, by service: e.g. {"redis": "redis:6379: name does not resolve"}.
+    /// Absent when every configured dependency answers.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    problems: BTreeMap<String, String>,
 }
 
 #[utoipa::path(get, path = "/health", tag = "health",
@@ -100,13 +105,23 @@ pub async fn health(State(state): State<AppState>) -> Response {
         tokio::time::timeout(timeout, state.store.ping()).await,
         Ok(Ok(()))
     );
-    let redis_ok = if state.health.redis.is_some() {
-        Some(matches!(
-            tokio::time::timeout(timeout, state.live.ping()).await,
-            Ok(Ok(()))
-        ))
-    } else {
-        None
+    let mut problems = BTreeMap::new();
+    let redis_ok = match &state.health.redis {
+        Some(redis) => {
+            let ok = matches!(
+                tokio::time::timeout(timeout, state.live.ping()).await,
+                Ok(Ok(()))
+            );
+            if !ok {
+                // The monitor's diagnosis (at most a second old), or, if it has none yet, this.
+                let problem = redis
+                    .problem()
+                    .unwrap_or_else(|| format!("{}: no answer", redis.address()));
+                problems.insert("redis".to_string(), problem);
+            }
+            Some(ok)
+        }
+        None => None,
     };
     let healthy = db_ok && redis_ok != Some(false);
     let word = |ok: bool| if ok { "connected" } else { "disconnected" }.to_string();
@@ -127,6 +142,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         version: env!("CARGO_PKG_VERSION").into(),
         environment: state.config.environment.clone(),
         uptime_seconds: state.health.started_at.elapsed().as_secs(),
+        problems,
     };
     let status = if healthy {
         StatusCode::OK

@@ -93,6 +93,11 @@ impl RedisState {
         })
     }
 
+    /// host:port (or the socket path) this state connects to, for health reports and logs.
+    pub fn address(&self) -> String {
+        self.client.get_connection_info().addr.to_string()
+    }
+
     fn key(&self, parts: &[&str]) -> String {
         let mut k = self.prefix.clone();
         k.push_str(&parts.join(":"));

@@ -634,6 +634,86 @@ async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_its
     );
 }
 
+/// `redis-server` from PATH; None (the test returns) only when services are not required.
+fn redis_server_binary() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("redis-server"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var("REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+        panic!("redis-server is not on PATH (REQUIRE_SERVICES=1)");
+    }
+    found
+}
+
+#[tokio::test]
+async fn without_redis_a_replica_is_ready_says_why_and_uses_redis_once_it_appears() {
+    let Some(redis_server) = redis_server_binary() else {
+        return;
+    };
+    // A free port where nothing listens yet: the Service that does not exist yet, in a cluster.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let url = format!("redis://{address}/");
+    // spawn_with waits for /health/ready: start-up must not wait for Redis.
+    let app = spawn_with(Backend::Sqlite, &|c| {
+        c.redis_url = Some(Secret::new(url.clone()));
+        c.dependency_timeout = Duration::from_millis(500);
+    })
+    .await;
+    assert_eq!(app.get("/health/ready").await.status, StatusCode::OK);
+    for path in ["/health", "/api/health"] {
+        let health = app.get(path).await;
+        assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(health.body["services"]["redis"], "disconnected");
+        assert_eq!(
+            health.body["problems"]["redis"],
+            format!("{address}: connection refused"),
+            "{path} says which address it tries and why: {:?}",
+            health.body
+        );
+    }
+    let start = json!({"username": "early_bird", "difficulty": "easy"});
+    let refused = app.post("/api/game/start", start, None).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable"),
+        "{:?}",
+        refused.body
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+
+    let mut redis = tokio::process::Command::new(redis_server)
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start redis-server");
+    // A start refused with 503 may already have claimed its name: each attempt uses a new one.
+    let attempt = std::sync::atomic::AtomicU32::new(0);
+    eventually(
+        Duration::from_secs(20),
+        "a game start succeeding once Redis answers, without a restart",
+        || async {
+            let n = attempt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let body = json!({"username": format!("late_bird_{n}"), "difficulty": "easy"});
+            app.post("/api/game/start", body, None).await.status == StatusCode::CREATED
+        },
+    )
+    .await;
+    let health = app.get("/health").await;
+    assert_eq!(health.status, StatusCode::OK, "{:?}", health.body);
+    assert_eq!(health.body["services"]["redis"], "connected");
+    assert!(health.body.get("problems").is_none(), "{:?}", health.body);
+    drop(app);
+    let _ = redis.kill().await;
+}
+
 #[tokio::test]
 async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
     if !crate::helpers::backends().contains(&Backend::Postgres) {
