@@ -1,26 +1,17 @@
 // frontend/asset-version.mjs: the content hash of the assets and the layout the nginx image serves.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { assetVersion, layout, pageFiles, versionedIndex } from '../asset-version.mjs';
-import { FRONTEND, PUBLIC } from './helpers.js';
+import { FRONTEND, PUBLIC, tempDir } from './helpers.js';
 
 const SCRIPT = join(FRONTEND, 'asset-version.mjs');
-const temps = [];
-after(() => { for (const t of temps) rmSync(t, { recursive: true, force: true }); });
-
-function temp() {
-  const dir = mkdtempSync(join(tmpdir(), 'hmg-assets-'));
-  temps.push(dir);
-  return dir;
-}
 
 /** A small public/ folder: index.html, a root file, two modules and a stylesheet. */
 function fixture() {
-  const root = temp();
+  const root = tempDir();
   const files = {
     'index.html': '<link rel="stylesheet" href="/static/css/app.css">\n<script type="module" src="/static/js/main.js"></script>\n<p>/static/ in text stays</p>\n',
     'favicon.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
@@ -73,12 +64,12 @@ test('dotfiles are no part of the page: not hashed, not laid out', () => {
   writeFileSync(join(root, 'static', '.cache', 'x'), 'x');
   writeFileSync(join(root, '.gitkeep'), '');
   assert.equal(assetVersion(root), before);
-  const out = join(temp(), 'html');
+  const out = join(tempDir(), 'html');
   assert.ok(layout(root, out).files.every((f) => !f.split('/').some((part) => part.startsWith('.'))));
 });
 
 test('files are listed in bytewise order of their path, the order the server hashes them in', () => {
-  const root = temp();
+  const root = tempDir();
   for (const rel of ['b/a.js', 'a-b.js', 'a/z.js', 'B.js']) {
     mkdirSync(join(root, rel, '..'), { recursive: true });
     writeFileSync(join(root, rel), rel);
@@ -95,7 +86,7 @@ test('index.html as served: every quoted /static/ reference gains the version, n
 
 test('the layout puts the assets under static/<version>/ with their bytes, and index.html names them', () => {
   const root = fixture();
-  const out = join(temp(), 'html');
+  const out = join(tempDir(), 'html');
   const { version, files } = layout(root, out);
   assert.equal(version, assetVersion(root));
   assert.deepEqual([...files].sort(), ['favicon.svg', 'index.html', `static/${version}/css/app.css`,
@@ -112,7 +103,7 @@ test('the layout puts the assets under static/<version>/ with their bytes, and i
 });
 
 test('the committed page lays out with every index.html reference resolving', () => {
-  const out = join(temp(), 'html');
+  const out = join(tempDir(), 'html');
   const { version, files } = layout(PUBLIC, out);
   const html = readFileSync(join(out, 'index.html'), 'utf8');
   const refs = [...html.matchAll(/"(\/static\/[^"]+)"/g)].map((m) => m[1]);
@@ -125,15 +116,15 @@ test('the committed page lays out with every index.html reference resolving', ()
 
 test('the layout refuses a folder that is not empty, and a page without assets or index.html', () => {
   const root = fixture();
-  const out = temp();
+  const out = tempDir();
   writeFileSync(join(out, 'old.html'), 'x');
   assert.throws(() => layout(root, out), /is not empty/);
-  const bare = temp();
+  const bare = tempDir();
   writeFileSync(join(bare, 'index.html'), '');
   assert.throws(() => assetVersion(bare), /holds no files/);
   const noIndex = fixture();
   rmSync(join(noIndex, 'index.html'));
-  assert.throws(() => layout(noIndex, join(temp(), 'html')), /no index\.html/);
+  assert.throws(() => layout(noIndex, join(tempDir(), 'html')), /no index\.html/);
 });
 
 test('the command line prints the version and writes the layout; bad arguments get the usage', () => {
@@ -141,7 +132,7 @@ test('the command line prints the version and writes the layout; bad arguments g
   const printed = run('print', root);
   assert.equal(printed.code, 0, printed.out);
   assert.equal(printed.out.trim(), assetVersion(root));
-  const out = join(temp(), 'html');
+  const out = join(tempDir(), 'html');
   const written = run('layout', root, out);
   assert.equal(written.code, 0, written.out);
   assert.match(written.out, new RegExp(`laid out 5 files .* under static/${assetVersion(root)}/`));

@@ -2,25 +2,16 @@
 // README's screenshots), and the screenshot refresh records the page it shows.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import {
   REFRESH_COMMAND, SCREENSHOTS, indexProblems, pageIdentity, screenshotProblems, updateScreenshots,
 } from '../../scripts/frontend-version.mjs';
-import { FRONTEND, PUBLIC } from './helpers.js';
+import { FRONTEND, PUBLIC, tempDir } from './helpers.js';
 
 const SCRIPT = join(FRONTEND, '..', 'scripts', 'frontend-version.mjs');
-const temps = [];
-after(() => { for (const t of temps) rmSync(t, { recursive: true, force: true }); });
-
-function temp() {
-  const dir = mkdtempSync(join(tmpdir(), 'hmg-version-'));
-  temps.push(dir);
-  return dir;
-}
 
 function run(...args) {
   const r = spawnSync(process.execPath, [SCRIPT, ...args], { encoding: 'utf8' });
@@ -29,7 +20,7 @@ function run(...args) {
 
 /** A copy of the committed public/ folder to edit. */
 function publicCopy() {
-  const dir = join(temp(), 'public');
+  const dir = join(tempDir(), 'public');
   cpSync(PUBLIC, dir, { recursive: true });
   return dir;
 }
@@ -69,7 +60,7 @@ function png(w, h) {
 
 /** What the e2e run leaves: the README screenshots and its record of the page it was served. */
 function e2eShots(publicDir, page = pageIdentity(publicDir)) {
-  const dir = temp();
+  const dir = tempDir();
   for (const name of SCREENSHOTS) writeFileSync(join(dir, `readme-${name}`), png(120, 80));
   writeFileSync(join(dir, 'readme.json'), JSON.stringify({ ...page, viewport: { width: 960, height: 640 } }));
   return dir;
@@ -103,7 +94,7 @@ test('index.html naming a file that does not exist, or a reference the versionin
 
 test('refreshing the screenshots compresses them and records the page they show; the check then passes', () => {
   const dir = publicCopy();
-  const images = temp();
+  const images = tempDir();
   const stamp = updateScreenshots(dir, images, e2eShots(dir));
   assert.equal(stamp.assetVersion, pageIdentity(dir).assetVersion);
   assert.equal(stamp.refresh, REFRESH_COMMAND);
@@ -119,7 +110,7 @@ test('refreshing the screenshots compresses them and records the page they show;
 
 test('screenshots older than an asset fail the check, which names the refresh command', () => {
   const dir = publicCopy();
-  const images = temp();
+  const images = tempDir();
   updateScreenshots(dir, images, e2eShots(dir));
   const css = join(dir, 'static', 'css', 'app.css');
   writeFileSync(css, `${readFileSync(css, 'utf8')}\n.new-rule { color: red; }\n`);
@@ -131,7 +122,7 @@ test('screenshots older than an asset fail the check, which names the refresh co
 
 test('screenshots taken with another index.html fail the check', () => {
   const dir = publicCopy();
-  const images = temp();
+  const images = tempDir();
   updateScreenshots(dir, images, e2eShots(dir));
   writeFileSync(join(dir, 'index.html'), readFileSync(join(dir, 'index.html'), 'utf8').replace('Humor Memory Game</title>', 'Other</title>'));
   assert.deepEqual(screenshotProblems(dir, images), ['the screenshots were taken with another index.html']);
@@ -139,7 +130,7 @@ test('screenshots taken with another index.html fail the check', () => {
 
 test('an image replaced without a refresh, a missing one and an oversized one fail the check', () => {
   const dir = publicCopy();
-  const images = temp();
+  const images = tempDir();
   updateScreenshots(dir, images, e2eShots(dir));
   writeFileSync(join(images, 'game.png'), png(30, 30));
   rmSync(join(images, 'result.png'));
@@ -151,7 +142,7 @@ test('an image replaced without a refresh, a missing one and an oversized one fa
 test('a refresh from screenshots of another page is refused', () => {
   const dir = publicCopy();
   const stale = e2eShots(dir, { ...pageIdentity(dir), assetVersion: '0000000000' });
-  assert.throws(() => updateScreenshots(dir, temp(), stale), /show another page \(0000000000\)/);
+  assert.throws(() => updateScreenshots(dir, tempDir(), stale), /show another page \(0000000000\)/);
 });
 
 test('bad arguments are refused with the usage', () => {
