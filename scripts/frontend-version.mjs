@@ -1,115 +1,153 @@
 #!/usr/bin/env node
-// Keeps the web assets under one content-addressed folder, frontend/public/static/<version>/, so that a
-// deploy never serves old HTML with new scripts or the reverse (the assets are cached for a year).
+// What depends on the web page's asset version, kept in sync. The assets stay at fixed paths in git; the
+// server (at start) and the nginx image (at build) serve them under /static/<version>/, a content hash
+// (frontend/asset-version.mjs), so nothing has to be renamed or rewritten after an edit. What can still drift:
+//   - index.html must name assets by their fixed paths ("/static/js/main.js"), each an existing file, so the
+//     version is filled in when it is served and a stale version can never be committed;
+//   - the README's screenshots (docs/images/) must have been taken with the current page.
 //
-//   node scripts/frontend-version.mjs            rename the folder to the current hash, rewrite index.html
-//   node scripts/frontend-version.mjs --check    exit 1 if the folder name or index.html is stale (CI)
-//   node scripts/frontend-version.mjs --print    print the version in use
-//   --root DIR                                   another public/ folder (the tests use a temp copy)
-//
-// <version> = the first 10 hex digits of SHA-256 over every file under the folder (relative path and bytes,
-// in sorted order). index.html is not hashed: it is the one unversioned file and names the version.
+//   node scripts/frontend-version.mjs                   print the version the server and the image will serve
+//   node scripts/frontend-version.mjs --check           exit 1 when something is out of sync (CI)
+//   node scripts/frontend-version.mjs --update-screenshots DIR
+//                                                       compress DIR's README screenshots into docs/images/ and
+//                                                       record the page they show (.ci/steps/20-web.sh does this
+//                                                       with UPDATE_SCREENSHOTS=1)
+//   --public DIR, --images DIR                          other folders (the tests use temp copies)
 
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VERSION_LENGTH, assetVersion } from '../frontend/asset-version.mjs';
 
-const VERSION_RE = /\/static\/([^/"'\s]+)\//g;
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const REFRESH_COMMAND = 'UPDATE_SCREENSHOTS=1 HMG_BIN=target/release/humor-memory-game bash .ci/steps/20-web.sh';
+/** The README's screenshots, as frontend/e2e/readme.e2e.test.js names them. */
+export const SCREENSHOTS = ['game.png', 'result.png'];
+export const STAMP = 'screenshots.json';
+const MAX_IMAGE_BYTES = 150 * 1024;
 
-export function listFiles(dir) {
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** What a screenshot shows of the page: the asset version and the hash of index.html as committed. */
+export function pageIdentity(publicDir) {
+  return {
+    assetVersion: assetVersion(publicDir),
+    indexHtml: sha256(readFileSync(join(publicDir, 'index.html'))),
+  };
+}
+
+/** Problems with index.html's asset references: each must be a fixed path under static/ that exists. */
+export function indexProblems(publicDir) {
+  const html = readFileSync(join(publicDir, 'index.html'), 'utf8');
   const out = [];
-  for (const name of readdirSync(dir).sort()) {
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...listFiles(full));
-    else out.push(full);
+  const refs = [...html.matchAll(/\/static\/[^"'\s)]*/g)].map((m) => ({ path: m[0], at: m.index }));
+  if (refs.length === 0) out.push('index.html references nothing under /static/');
+  for (const { path, at } of refs) {
+    if (html[at - 1] !== '"') out.push(`index.html: ${path} is not a double-quoted attribute value, so it would not be versioned`);
+    const first = path.split('/')[2];
+    if (new RegExp(`^[0-9a-f]{${VERSION_LENGTH}}$`).test(first)) {
+      out.push(`index.html names ${path}: name the fixed path /static/${path.split('/').slice(3).join('/')} (the version is added when served)`);
+    } else if (!existsSync(join(publicDir, path)) || statSync(join(publicDir, path)).isDirectory()) {
+      out.push(`index.html names ${path}, which is not a file under public/static/`);
+    }
   }
   return out;
 }
 
-export function contentVersion(versionDir) {
-  const hash = createHash('sha256');
-  const files = listFiles(versionDir)
-    .map((f) => ({ rel: relative(versionDir, f).split(sep).join('/'), full: f }))
-    .sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  if (files.length === 0) throw new Error(`${versionDir} holds no files`);
-  for (const { rel, full } of files) {
-    hash.update(rel);
-    hash.update('\0');
-    hash.update(readFileSync(full));
-    hash.update('\0');
-  }
-  return hash.digest('hex').slice(0, 10);
-}
-
-/** The state of a public/ folder: the one version folder, its content hash and what index.html names. */
-export function inspect(root) {
-  const staticDir = join(root, 'static');
-  const indexPath = join(root, 'index.html');
-  if (!existsSync(staticDir)) throw new Error(`${staticDir} does not exist`);
-  if (!existsSync(indexPath)) throw new Error(`${indexPath} does not exist`);
-  const folders = readdirSync(staticDir).filter((n) => statSync(join(staticDir, n)).isDirectory());
-  if (folders.length !== 1) {
-    throw new Error(`expected exactly one version folder in ${staticDir}, found ${folders.length}: ${folders.join(', ') || 'none'}`);
-  }
-  const folder = folders[0];
-  const html = readFileSync(indexPath, 'utf8');
-  const referenced = [...new Set([...html.matchAll(VERSION_RE)].map((m) => m[1]))];
-  return { staticDir, indexPath, folder, hash: contentVersion(join(staticDir, folder)), html, referenced };
-}
-
-export function problems(state) {
+/** Problems with the README's screenshots: missing, too big, or taken with another page than the current one. */
+export function screenshotProblems(publicDir, imagesDir) {
+  const stampPath = join(imagesDir, STAMP);
+  if (!existsSync(stampPath)) return [`${STAMP} is missing in ${imagesDir}`];
+  const stamp = JSON.parse(readFileSync(stampPath, 'utf8'));
+  const now = pageIdentity(publicDir);
   const out = [];
-  if (state.folder !== state.hash) out.push(`folder static/${state.folder} should be static/${state.hash} (its content changed)`);
-  if (state.referenced.length === 0) out.push('index.html references no /static/<version>/ asset');
-  for (const v of state.referenced) {
-    if (v !== state.hash) out.push(`index.html references /static/${v}/ instead of /static/${state.hash}/`);
+  if (stamp.assetVersion !== now.assetVersion) {
+    out.push(`the screenshots show assets ${stamp.assetVersion}, the page now has ${now.assetVersion}`);
+  }
+  if (stamp.indexHtml !== now.indexHtml) out.push('the screenshots were taken with another index.html');
+  for (const name of SCREENSHOTS) {
+    const path = join(imagesDir, name);
+    if (!existsSync(path)) {
+      out.push(`${name} is missing`);
+      continue;
+    }
+    const bytes = readFileSync(path);
+    if (stamp.images?.[name] !== sha256(bytes)) out.push(`${name} is not the image ${STAMP} records`);
+    if (bytes.length > MAX_IMAGE_BYTES) out.push(`${name} is ${bytes.length} bytes (at most ${MAX_IMAGE_BYTES})`);
   }
   return out;
 }
 
-export function write(root) {
-  const state = inspect(root);
-  const { staticDir, indexPath, folder, hash, html } = state;
-  if (folder !== hash) renameSync(join(staticDir, folder), join(staticDir, hash));
-  const rewritten = html.replace(VERSION_RE, `/static/${hash}/`);
-  if (rewritten !== html) writeFileSync(indexPath, rewritten);
-  return { from: folder, to: hash, changed: folder !== hash || rewritten !== html };
+function compress(source, target) {
+  // pngquant: 256-colour palette (the page's flat colours survive it); optipng: lossless recompression.
+  const steps = [
+    ['pngquant', ['--force', '--skip-if-larger', '--quality=70-95', '--speed=1', '--strip', '--output', target, source]],
+    ['optipng', ['-quiet', '-o5', '-strip', 'all', target]],
+  ];
+  for (const [tool, args] of steps) {
+    const r = spawnSync(tool, args, { encoding: 'utf8' });
+    // pngquant exits 98/99 when it keeps the original (larger or below quality): then copy it as it is.
+    if (tool === 'pngquant' && (r.status === 98 || r.status === 99)) copyFileSync(source, target);
+    else if (r.error || r.status !== 0) throw new Error(`${tool} failed: ${r.error?.message ?? r.stderr}`);
+  }
+}
+
+/**
+ * Takes the README screenshots the e2e run left in `shotDir` (with its record of the page it was served,
+ * readme.json), compresses them into `imagesDir` and writes the stamp the check compares.
+ */
+export function updateScreenshots(publicDir, imagesDir, shotDir) {
+  const taken = JSON.parse(readFileSync(join(shotDir, 'readme.json'), 'utf8'));
+  const now = pageIdentity(publicDir);
+  if (taken.assetVersion !== now.assetVersion || taken.indexHtml !== now.indexHtml) {
+    throw new Error(`the screenshots in ${shotDir} show another page (${taken.assetVersion}) than public/ (${now.assetVersion}): run the e2e tests again`);
+  }
+  const images = {};
+  for (const name of SCREENSHOTS) {
+    const target = join(imagesDir, name);
+    compress(join(shotDir, `readme-${name}`), target);
+    images[name] = sha256(readFileSync(target));
+  }
+  const stamp = { ...now, viewport: taken.viewport, images, refresh: REFRESH_COMMAND };
+  writeFileSync(join(imagesDir, STAMP), `${JSON.stringify(stamp, null, 2)}\n`);
+  return stamp;
 }
 
 function main(argv) {
-  const args = argv.slice(2);
-  const here = dirname(fileURLToPath(import.meta.url));
-  let root = resolve(here, '..', 'frontend', 'public');
-  let mode = 'write';
-  for (let i = 0; i < args.length; i += 1) {
-    const a = args[i];
+  let publicDir = resolve(HERE, '..', 'frontend', 'public');
+  let imagesDir = resolve(HERE, '..', 'docs', 'images');
+  let mode = 'print';
+  let shotDir = null;
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
     if (a === '--check') mode = 'check';
-    else if (a === '--print') mode = 'print';
-    else if (a === '--root' && args[i + 1]) root = resolve(args[++i]);
+    else if (a === '--update-screenshots' && argv[i + 1]) [mode, shotDir] = ['update', resolve(argv[++i])];
+    else if (a === '--public' && argv[i + 1]) publicDir = resolve(argv[++i]);
+    else if (a === '--images' && argv[i + 1]) imagesDir = resolve(argv[++i]);
     else {
-      console.error(`unknown argument: ${a}\nusage: frontend-version.mjs [--check|--print] [--root DIR]`);
+      console.error(`unknown argument: ${a}\nusage: frontend-version.mjs [--check | --update-screenshots DIR] [--public DIR] [--images DIR]`);
       return 2;
     }
   }
   try {
-    if (mode === 'write') {
-      const r = write(root);
-      console.log(r.changed ? `frontend version ${r.from} -> ${r.to}` : `frontend version ${r.to} is current`);
-      return 0;
-    }
-    const state = inspect(root);
     if (mode === 'print') {
-      console.log(state.folder);
+      console.log(assetVersion(publicDir));
       return 0;
     }
-    const found = problems(state);
-    if (found.length > 0) {
-      for (const p of found) console.error(`stale: ${p}`);
-      console.error('run: node scripts/frontend-version.mjs   (then commit the renamed folder and index.html)');
-      return 1;
+    if (mode === 'update') {
+      const stamp = updateScreenshots(publicDir, imagesDir, shotDir);
+      for (const name of SCREENSHOTS) console.log(`${name}: ${statSync(join(imagesDir, name)).size} bytes`);
+      console.log(`screenshots of assets ${stamp.assetVersion} written to ${imagesDir}`);
+      return 0;
     }
-    console.log(`frontend version ${state.hash} is current`);
+    const index = indexProblems(publicDir);
+    const shots = screenshotProblems(publicDir, imagesDir);
+    for (const p of [...index, ...shots]) console.error(`out of sync: ${p}`);
+    if (shots.length > 0) console.error(`refresh the screenshots: ${REFRESH_COMMAND}`);
+    if (index.length + shots.length > 0) return 1;
+    console.log(`assets ${assetVersion(publicDir)}: index.html and the README screenshots are in sync`);
     return 0;
   } catch (err) {
     console.error(`frontend-version: ${err.message}`);
@@ -118,5 +156,5 @@ function main(argv) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv);
+  process.exitCode = main(process.argv.slice(2));
 }

@@ -3,7 +3,8 @@
 #
 #   proxy nginx   :3000        nginx/nginx.conf, unchanged; `backend` -> 127.0.0.2 and 127.0.0.3, `frontend` ->
 #                              127.0.0.9 through a private /etc/hosts
-#   frontend nginx :8080       frontend/nginx.conf, unchanged, serving frontend/public/
+#   frontend nginx :8080       frontend/nginx.conf, unchanged, serving frontend/public/ laid out as the image
+#                              holds it (assets under static/<content hash>/: frontend/asset-version.mjs)
 #                              (both as their containers run: unprivileged, read-only root, tmpfs /tmp; see
 #                              scripts/local-stack/run-nginx.sh)
 #   backend 1, 2  127.0.0.2:3001, 127.0.0.3:3001   the server binary with compose's settings (up to 7
@@ -179,6 +180,7 @@ cmd_up() {
   need psql "Debian: apt-get install postgresql-client"
   need curl "Debian: apt-get install curl"
   need unshare "Debian: util-linux"
+  need node "Debian: apt-get install nodejs"
   [ -x "$HMG_BIN" ] || die "no server binary at $HMG_BIN (build it with cargo build --release, or set HMG_BIN)"
   [ -d "$ROOT/frontend/public" ] || die "frontend/public/ is missing"
   if [ -d "$STATE/pids" ] && [ -n "$(ls -A "$STATE/pids")" ]; then
@@ -212,7 +214,10 @@ cmd_up() {
   start_backend 1
   start_backend 2
 
-  "$ROOT/scripts/local-stack/run-nginx.sh" --conf "$ROOT/frontend/nginx.conf" --docroot "$ROOT/frontend/public" \
+  # The page as frontend/Dockerfile lays it out (its layout stage runs this same command).
+  rm -rf "$STATE/frontend-html"
+  node "$ROOT/frontend/asset-version.mjs" layout "$ROOT/frontend/public" "$STATE/frontend-html" >/dev/null
+  "$ROOT/scripts/local-stack/run-nginx.sh" --conf "$ROOT/frontend/nginx.conf" --docroot "$STATE/frontend-html" \
     < /dev/null >> "$STATE/logs/frontend.access.log" 2>> "$STATE/logs/frontend.error.log" &
   record_pid frontend $! "nginx: master"
   wait_http "http://127.0.0.1:8080/health" 20 || die "the frontend nginx did not start (see $STATE/logs/frontend.error.log)"

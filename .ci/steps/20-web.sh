@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The web game (issue 3): unit tests of the pure modules, the asset version check, then the page in
-# headless Chromium against the real server with a fresh SQLite database (header table + e2e).
+# The web game: unit tests of the pure modules, the check that what depends on the asset version is in sync
+# (index.html, the README screenshots), then the page in headless Chromium against the real server with a fresh
+# SQLite database (header table + e2e, which also takes the README screenshots).
 # By hand from the repository root: HMG_BIN=/path/to/humor-memory-game bash .ci/steps/20-web.sh
 # (FRONTEND_DIR=frontend/public serves the files from disk; CI leaves it unset to test the embedded copy).
+# UPDATE_SCREENSHOTS=1 refreshes docs/images/ from this run's screenshots instead of checking them.
 set -euo pipefail
 
 ROOT=${ROOT:-$PWD}
@@ -17,13 +19,21 @@ MAIN_PORT=3101
 LIMITED_PORT=3102
 
 t0=$(date +%s)
-ci_apt_install chromium fonts-noto-color-emoji
+# pngquant and optipng compress the README screenshots (the unit tests run them too).
+ci_apt_install chromium fonts-noto-color-emoji pngquant optipng
 echo "apt: $(( $(date +%s) - t0 ))s"
 
 (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
 
 (cd frontend && node --test tests/)
-node scripts/frontend-version.mjs --check
+UPDATE_SCREENSHOTS=${UPDATE_SCREENSHOTS:-}
+if [ "${CI:-}" = "true" ] && [ -n "$UPDATE_SCREENSHOTS" ]; then
+  echo "UPDATE_SCREENSHOTS is set in CI: CI checks the committed screenshots, it never takes new ones" >&2
+  exit 1
+fi
+if [ -z "$UPDATE_SCREENSHOTS" ]; then
+  node scripts/frontend-version.mjs --check
+fi
 
 if [ ! -x "$HMG_BIN" ]; then
   echo "the server binary $HMG_BIN is missing (step 10-server builds it; by hand set HMG_BIN)" >&2
@@ -69,4 +79,8 @@ start_server "$LIMITED_PORT" limited RATE_LIMIT_MAX_REQUESTS=4 RATE_LIMIT_WINDOW
 export BASE_URL="http://127.0.0.1:$MAIN_PORT" LIMITED_URL="http://127.0.0.1:$LIMITED_PORT"
 (cd frontend && node --test e2e/)
 echo "screenshots: $ARTIFACTS/screenshots/"
+if [ -n "$UPDATE_SCREENSHOTS" ]; then
+  node scripts/frontend-version.mjs --update-screenshots "$ARTIFACTS/screenshots"
+  node scripts/frontend-version.mjs --check
+fi
 echo "web step took $(( $(date +%s) - t0 ))s"

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Step 30 (issue 4): Dockerfiles, nginx configs, docker-compose.yml and the local production-shaped stack,
+# Step 30: Dockerfiles, nginx configs, docker-compose.yml and the local production-shaped stack,
 # proved without a Docker engine:
 #   1. static: hadolint, shellcheck, both Dockerfiles and the compose file against the binary's contract,
 #      compose validated by Debian's docker-compose 1.29 and the current Compose, with and without .env,
-#      both nginx configs accepted unchanged by Debian's nginx
+#      both nginx configs accepted unchanged by Debian's nginx, the frontend image's steps carried out
+#      (image_build.py frontend: the page under its content hash)
 #   2. live: scripts/local-stack.sh up (PostgreSQL, Redis, two backends, frontend nginx, proxy on :3000), the
-#      guide's checks including a whole game, then the nginx tests (headers, cache classes, retries, drain)
+#      guide's checks including a whole game, then the nginx tests (headers, cache classes, retries, drain, the
+#      frontend nginx and a backend serving the image's files byte for byte)
 #   3. the backend image's build stage carried out on a copy of backend/ alone (the slow part)
 # Budget: 10 minutes on a cold machine.
 set -euo pipefail
 
 ROOT=${ROOT:-$(pwd)}
 export ROOT
-# shellcheck disable=SC1091 # the shared CI helpers (the lead's file, linted with it)
+# shellcheck disable=SC1091 # the shared CI helpers (.ci/lib.sh, linted on its own)
 . "$ROOT/.ci/lib.sh"
 ARTIFACTS=${ARTIFACTS:-$ROOT/artifacts}
 OUT=$ARTIFACTS/containers

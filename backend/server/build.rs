@@ -1,5 +1,6 @@
-//! Embeds `frontend/public/` when the `embed-frontend` feature is on, and records the git
-//! revision for `build_info`.
+//! Embeds `frontend/public/` as it is in git (assets at fixed paths; `src/static_files.rs` puts
+//! them under their content hash at start) when the `embed-frontend` feature is on, and records
+//! the git revision for `build_info`.
 
 use std::env;
 use std::fmt::Write;
@@ -10,7 +11,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    // Names starting with a dot are no part of the page (src/static_files.rs skips them too).
+    let mut entries: Vec<_> = entries
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {

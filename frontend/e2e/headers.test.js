@@ -1,12 +1,13 @@
 // The header table (frontend/tests/http-headers.json) against the real Rust server: every case's status,
-// headers and, for files, the exact bytes of the committed file (so the binary serves what is in git).
+// headers and, for files, the exact bytes of the page as frontend/asset-version.mjs lays it out from the
+// committed files (so the binary serves what is in git, under the version the nginx image uses).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { BASE_URL, FRONTEND, PUBLIC, VERSION } from './lib.js';
+import { BASE_URL, FRONTEND, SERVED, VERSION } from './lib.js';
 
 const table = JSON.parse(readFileSync(join(FRONTEND, 'tests', 'http-headers.json'), 'utf8'));
 const fill = (s) => s.replaceAll('{version}', VERSION);
@@ -48,8 +49,8 @@ for (const c of table.cases) {
     }
     if (c.same_bytes_as) {
       const body = header('content-encoding') === 'gzip' ? gunzipSync(res.body) : res.body;
-      const expected = readFileSync(join(PUBLIC, fill(c.same_bytes_as)));
-      assert.ok(body.equals(expected), `the body is the committed ${fill(c.same_bytes_as)}`);
+      const expected = readFileSync(join(SERVED, fill(c.same_bytes_as)));
+      assert.ok(body.equals(expected), `the body is ${fill(c.same_bytes_as)} as laid out from the committed files`);
     }
   });
 }
@@ -61,5 +62,16 @@ test('only one header of each policy name is sent (no duplicates from two layers
     for (const name of [...Object.keys(table.every_response), 'Cache-Control', 'Content-Type'].map((n) => n.toLowerCase())) {
       assert.equal(names.filter((n) => n === name).length, 1, `${path}: ${name} appears once`);
     }
+  }
+});
+
+test('the server computes the asset version of the nginx image layout, and names nothing else', async () => {
+  const html = (await get('/')).body.toString('utf8');
+  const versions = new Set([...html.matchAll(/"\/static\/([^/"]+)\//g)].map((m) => m[1]));
+  assert.deepEqual([...versions], [VERSION], 'index.html as served names one version: the one asset-version.mjs computes');
+  for (const m of html.matchAll(/"(\/static\/[^"]+)"/g)) {
+    const res = await get(m[1]);
+    assert.equal(res.status, 200, m[1]);
+    assert.ok(res.body.equals(readFileSync(join(SERVED, m[1]))), `${m[1]}: the laid-out bytes`);
   }
 });

@@ -1,13 +1,22 @@
 // Shared by the end-to-end tests: the running servers, Chromium, and playing the game like a person.
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { layout } from '../asset-version.mjs';
 
 export const FRONTEND = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PUBLIC = join(FRONTEND, 'public');
-export const VERSION = readdirSync(join(PUBLIC, 'static'))[0];
+/**
+ * The page as the nginx image serves it (frontend/asset-version.mjs, the image's layout step), laid out from
+ * the committed files: the server, which computes its layout itself, must serve exactly these bytes.
+ */
+const servedRoot = mkdtempSync(join(tmpdir(), 'hmg-e2e-'));
+process.on('exit', () => rmSync(servedRoot, { recursive: true, force: true }));
+export const SERVED = join(servedRoot, 'html');
+export const { version: VERSION } = layout(PUBLIC, SERVED);
 
 function required(name) {
   const value = process.env[name];
@@ -118,14 +127,16 @@ export function waitForFlip(page) {
 }
 
 /**
- * Plays a whole game the way a person does: turn over unknown cards, remember every face seen, and
- * turn over a pair as soon as both of its places are known. `flipAt(position)` turns one card over
- * (by mouse, touch or keyboard) and returns {name, response}. Returns the flip responses in order.
+ * Plays the way a person does: turn over unknown cards, remember every face seen, and turn over a pair as
+ * soon as both of its places are known. `flipAt(position)` turns one card over (by mouse, touch or keyboard)
+ * and returns {name, response}. `play(pairs)` goes on until that many pairs are found (all by default);
+ * `flipOne()` leaves one unknown card face up. `responses` holds the flip responses in order.
  */
-export async function playWholeGame(count, flipAt) {
+export function player(count, flipAt) {
   const known = new Map();
   const matched = new Set();
   const responses = [];
+  let open = null; // a card turned over on its own, waiting for the second of its move
   const flip = async (p) => {
     const r = await flipAt(p);
     responses.push(r.response);
@@ -142,32 +153,43 @@ export async function playWholeGame(count, flipAt) {
     }
     return null;
   };
-  for (let guard = 0; matched.size < count; guard += 1) {
-    if (guard > count * 2) throw new Error('the game did not finish: more attempts than a person would need');
-    const pair = knownPair();
-    if (pair) {
-      await flip(pair[0]);
-      await flip(pair[1]);
-      pair.forEach((p) => matched.add(p));
-      continue;
-    }
-    const a = unknown()[0];
-    const nameA = await flip(a);
-    const partner = [...known].find(([p, n]) => p !== a && n === nameA && !matched.has(p));
-    if (partner) {
-      await flip(partner[0]);
-      matched.add(a);
-      matched.add(partner[0]);
-      continue;
-    }
-    const b = unknown()[0];
-    const nameB = await flip(b);
-    if (nameA === nameB) {
-      matched.add(a);
-      matched.add(b);
-    }
-  }
-  return responses;
+  return {
+    responses,
+    async play(pairs = count / 2) {
+      for (let guard = 0; matched.size < pairs * 2; guard += 1) {
+        if (guard > count * 2) throw new Error('the game did not finish: more attempts than a person would need');
+        if (open === null) {
+          const pair = knownPair();
+          if (pair) {
+            await flip(pair[0]);
+            await flip(pair[1]);
+            pair.forEach((p) => matched.add(p));
+            continue;
+          }
+          await this.flipOne();
+        }
+        const [a, nameA] = [open, known.get(open)];
+        const partner = [...known].find(([p, n]) => p !== a && n === nameA && !matched.has(p));
+        const b = partner ? partner[0] : unknown()[0];
+        if ((await flip(b)) === nameA) {
+          matched.add(a);
+          matched.add(b);
+        }
+        open = null;
+      }
+    },
+    async flipOne() {
+      open = unknown()[0];
+      await flip(open);
+    },
+  };
+}
+
+/** Plays a whole game (see `player`); returns the flip responses in order. */
+export async function playWholeGame(count, flipAt) {
+  const p = player(count, flipAt);
+  await p.play();
+  return p.responses;
 }
 
 /** Turns a card over with a click (or a tap on a touch device) and waits for the server's answer. */

@@ -1,23 +1,31 @@
 // Shared by the unit tests: where the page's files are, and a GameView factory shaped like docs/api.md.
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FRONTEND = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PUBLIC = join(FRONTEND, 'public');
 
-/** The one versioned asset folder, e.g. public/static/3f9a1c2b7d. */
-export function versionDir() {
-  const [v] = readdirSync(join(PUBLIC, 'static'));
-  return join(PUBLIC, 'static', v);
+const temps = [];
+process.on('exit', () => { for (const t of temps) rmSync(t, { recursive: true, force: true }); });
+
+/** A fresh temporary folder, removed when the test file's process ends. */
+export function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'hmg-web-'));
+  temps.push(dir);
+  return dir;
 }
 
+/** The assets, at their fixed paths (served under /static/<content hash>/). */
+export const STATIC = join(PUBLIC, 'static');
+
 export async function importGame() {
-  return import(join(versionDir(), 'js', 'game.js'));
+  return import(join(STATIC, 'js', 'game.js'));
 }
 
 export async function importApi() {
-  return import(join(versionDir(), 'js', 'api.js'));
+  return import(join(STATIC, 'js', 'api.js'));
 }
 
 const FACES = [

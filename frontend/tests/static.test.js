@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { PUBLIC, versionDir } from './helpers.js';
+import { PUBLIC, STATIC } from './helpers.js';
 
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -13,7 +13,7 @@ function walk(dir) {
 
 const html = readFileSync(join(PUBLIC, 'index.html'), 'utf8');
 const js = Object.fromEntries(['main', 'game', 'api', 'view'].map((m) =>
-  [m, readFileSync(join(versionDir(), 'js', `${m}.js`), 'utf8')]));
+  [m, readFileSync(join(STATIC, 'js', `${m}.js`), 'utf8')]));
 
 test('HTML, CSS and JavaScript stay under 60 KB gzip-compressed', () => {
   const files = walk(PUBLIC).filter((f) => /\.(html|css|js)$/.test(f));
@@ -33,9 +33,9 @@ test('index.html has no inline script, inline style or third-party origin (the C
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'no other origin');
 });
 
-test('every asset index.html names exists under the one version folder', () => {
+test('every asset index.html names exists, scripts and styles under static/ (served under the version)', () => {
   const refs = [...html.matchAll(/(?:src|href)="(\/[^"#]*)"/g)].map((m) => m[1]);
-  assert.ok(refs.some((r) => r.endsWith('/js/main.js')));
+  assert.ok(refs.some((r) => r === '/static/js/main.js'));
   for (const ref of refs) {
     assert.ok(existsSync(join(PUBLIC, ref)), `${ref} exists`);
     if (ref.endsWith('.js') || ref.endsWith('.css')) assert.ok(ref.startsWith('/static/'), `${ref} is versioned`);
@@ -60,20 +60,20 @@ test('only view.js touches the DOM, and nothing uses innerHTML or eval', () => {
 });
 
 test('the stylesheet loads nothing from another origin and no web font', () => {
-  const css = readFileSync(join(versionDir(), 'css', 'app.css'), 'utf8');
+  const css = readFileSync(join(STATIC, 'css', 'app.css'), 'utf8');
   assert.doesNotMatch(css, /@import|url\(\s*['"]?(https?:)?\/\//);
   assert.doesNotMatch(css, /@font-face/);
   assert.match(css, /prefers-reduced-motion: reduce/);
   assert.match(css, /prefers-contrast: more/);
 });
 
-test('every file in the version folder is used: named by index.html or imported by a module', () => {
+test('every file under static/ is used: named by index.html or imported by a module', () => {
   const used = new Set();
-  for (const m of html.matchAll(/(?:src|href)="\/static\/[^/]+\/([^"]+)"/g)) used.add(m[1]);
+  for (const m of html.matchAll(/(?:src|href)="\/static\/([^"]+)"/g)) used.add(m[1]);
   for (const source of Object.values(js)) {
     for (const m of source.matchAll(/^\s*import\s[^'"]*['"]\.\/([^'"]+)['"]/gm)) used.add(`js/${m[1]}`);
   }
-  const files = walk(versionDir()).map((f) => relative(versionDir(), f).split('\\').join('/'));
+  const files = walk(STATIC).map((f) => relative(STATIC, f).split('\\').join('/'));
   assert.ok(files.length >= 5);
   for (const f of files) assert.ok(used.has(f), `${f} is shipped but nothing uses it`);
 });

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+import image_build
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROXY = ("127.0.0.1", 3000)
 FRONTEND = ("127.0.0.1", 8080)
@@ -87,12 +89,37 @@ def header_table():
         return json.load(f)
 
 
+class FrontendImage:
+    """The files frontend/Dockerfile adds to its nginx base, from carrying out its steps (image_build.py)."""
+
+    def __init__(self, root):
+        self.root = root
+        self.html = os.path.join(root, "usr", "share", "nginx", "html")
+        versions = os.listdir(os.path.join(self.html, "static"))
+        assert len(versions) == 1, f"the image holds one asset version under static/, not {versions}"
+        self.version = versions[0]
+
+    def files(self):
+        """Every file under the document root, relative to it, '/'-separated."""
+        out = []
+        for base, _dirs, names in os.walk(self.html):
+            out += [os.path.relpath(os.path.join(base, n), self.html).replace(os.sep, "/") for n in names]
+        return sorted(out)
+
+    def read(self, rel):
+        with open(os.path.join(self.html, rel), "rb") as f:
+            return f.read()
+
+
 @pytest.fixture(scope="session")
-def static_version():
-    versions = [d for d in os.listdir(repo_path("frontend", "public", "static"))
-                if os.path.isdir(repo_path("frontend", "public", "static", d))]
-    assert len(versions) == 1, f"expected one versioned folder under frontend/public/static, found {versions}"
-    return versions[0]
+def frontend_image(tmp_path_factory):
+    return FrontendImage(image_build.frontend_image(str(tmp_path_factory.mktemp("frontend-image") / "root")))
+
+
+@pytest.fixture(scope="session")
+def static_version(frontend_image):
+    """The asset version in the page's URLs (/static/<version>/...)."""
+    return frontend_image.version
 
 
 def _up(addr, path):

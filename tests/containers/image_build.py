@@ -13,7 +13,13 @@ in a private mount namespace whose root filesystem is read-only except a tmpfs a
 (a private database) and Redis (a private key prefix), and checks readiness, /api/health, a game start and the
 HEALTHCHECK command.
 
-    image_build.py [--keep]     (CARGO_TARGET_DIR defaults to <repo>/target/image-build; builds offline)
+For frontend/Dockerfile it carries out the layout stage on frontend/ as `docker build frontend/` sends it
+(the working tree through .dockerignore), then the runtime stage's COPY steps into a folder that thereby holds
+every file the image adds to its nginx base (etc/nginx/nginx.conf, usr/share/nginx/html/...). The container
+tests serve and compare that tree.
+
+    image_build.py [--keep]              (CARGO_TARGET_DIR defaults to <repo>/target/image-build; offline)
+    image_build.py frontend --out DIR    the frontend image's files, written into the new folder DIR
 """
 import argparse
 import json
@@ -31,6 +37,9 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BACKEND = os.path.join(ROOT, "backend")
 DOCKERFILE = os.path.join(BACKEND, "Dockerfile")
+FRONTEND = os.path.join(ROOT, "frontend")
+# Runtime instructions that only set image metadata: nothing to carry out on the filesystem.
+METADATA = {"ARG", "LABEL", "EXPOSE", "HEALTHCHECK", "CMD", "ENTRYPOINT", "STOPSIGNAL", "USER", "ENV"}
 # Shared libraries every debian:bookworm-slim has (libc6, libgcc-s1). Anything else would need an apt package.
 RUNTIME_LIBS = {"linux-vdso.so.1", "libc.so.6", "libm.so.6", "libgcc_s.so.1", "libdl.so.2", "libpthread.so.0",
                 "librt.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
@@ -139,7 +148,7 @@ def copy_tree_or_file(src_path, dest_path, dest_is_dir, keep):
         shutil.copy2(src_path, target)
 
 
-def docker_copy(context, patterns, workdir, args, stage_roots):
+def docker_copy(context, patterns, stage_root, workdir, args, stage_roots):
     source_root, from_stage = context, None
     m = re.match(r"--from=(\S+)\s+(.*)$", args)
     if m:
@@ -153,7 +162,8 @@ def docker_copy(context, patterns, workdir, args, stage_roots):
     if len(parts) < 2:
         raise Fail(f"COPY {args}: needs a source and a destination")
     *sources, dest = parts
-    dest_path = os.path.join(workdir, dest)
+    # An absolute destination is inside the stage's own filesystem, never the host's.
+    dest_path = os.path.join(stage_root, dest.lstrip("/")) if dest.startswith("/") else os.path.join(workdir, dest)
     dest_is_dir = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
     for src in sources:
         if ".." in src.split("/") or any(c in src for c in "*?["):
@@ -215,7 +225,7 @@ def run_stage(name, steps, global_args, context, stage_roots, env, build_args):
         elif keyword == "COPY":
             if workdir is None:
                 raise Fail(f"{name}: COPY before WORKDIR")
-            docker_copy(context, patterns, workdir, args, stage_roots)
+            docker_copy(context, patterns, root_dir, workdir, args, stage_roots)
         elif keyword == "RUN":
             if workdir is None:
                 raise Fail(f"{name}: RUN before WORKDIR")
@@ -230,6 +240,34 @@ def run_stage(name, steps, global_args, context, stage_roots, env, build_args):
     if workdir is None:
         raise Fail(f"{name}: no WORKDIR")
     return container_workdir
+
+
+def frontend_image(out):
+    """Carries out frontend/Dockerfile: the stages before the runtime one, then the runtime stage's COPY steps
+    into `out` (a new folder), which then holds the files the image adds to its base. Returns `out`."""
+    dockerfile = os.path.join(FRONTEND, "Dockerfile")
+    all_stages, global_args = stages(dockerfile)
+    *emulated, runtime = list(all_stages)
+    os.makedirs(out)
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "USER")}
+    tmp = tempfile.mkdtemp(prefix="hmg-frontend-image-")
+    try:
+        stage_roots = {}
+        for name in emulated:
+            stage_roots[name] = os.path.join(tmp, "stage-" + name)
+            os.makedirs(stage_roots[name])
+            run_stage(name, all_stages[name], global_args, FRONTEND, stage_roots, env, {})
+        patterns = ignore_patterns(FRONTEND)
+        for keyword, args in all_stages[runtime]:
+            if keyword == "COPY":
+                # No WORKDIR in the runtime stage: Docker's is /, so `out` stands for the image's root.
+                docker_copy(FRONTEND, patterns, out, out, args, stage_roots)
+            elif keyword not in METADATA:
+                raise Fail(f"frontend runtime stage: {keyword} is not emulated (the image's files would differ "
+                           "from what CI proves)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 RUNTIME_PORT = 8093  # this area's ports: 127.0.0.1:8080-8099
@@ -328,11 +366,20 @@ def runtime_check(binary, uid, gid, revision):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("image", nargs="?", choices=["backend", "frontend"], default="backend")
+    parser.add_argument("--out", help="frontend: the new folder to write the image's files into")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--no-runtime-check", action="store_true",
                         help="skip running the binary under the runtime stage's constraints (needs root, PostgreSQL"
                              " and Redis on 127.0.0.1)")
     opts = parser.parse_args()
+    if opts.image == "frontend":
+        if not opts.out:
+            parser.error("frontend needs --out DIR")
+        out = frontend_image(opts.out)
+        count = sum(len(files) for _, _, files in os.walk(out))
+        print(f"frontend image: {count} files in {out}")
+        return
 
     all_stages, global_args = stages(DOCKERFILE)
     names = list(all_stages)

@@ -107,11 +107,15 @@ def test_frontend_image_is_unprivileged_nginx_with_only_the_page_and_its_config(
     stages, _ = parsed(repo_path("frontend", "Dockerfile"))
     with open(repo_path("frontend", "Dockerfile"), encoding="utf-8") as f:
         text = f.read()
-    (base,) = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
-    image, _, tag = base.partition(":")
+    layout_base, runtime_base = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
+    assert layout_base == "node:${NODE_VERSION}-alpine"
+    image, _, tag = runtime_base.partition(":")
     assert image == "nginxinc/nginx-unprivileged" and tag and tag != "latest"
-    (steps,) = stages.values()
-    assert instr(steps, "COPY") == ["nginx.conf /etc/nginx/nginx.conf", "public/ /usr/share/nginx/html/"]
+    assert list(stages) == ["layout", "runtime"]
+    assert instr(stages["layout"], "RUN") == ["node asset-version.mjs layout public html"]
+    steps = stages["runtime"]
+    assert instr(steps, "COPY") == ["nginx.conf /etc/nginx/nginx.conf", "--from=layout /page/html/ /usr/share/nginx/html/"]
+    assert not instr(steps, "RUN"), "the runtime stage only adds files to the nginx base"
     assert instr(steps, "EXPOSE") == ["8080"]
     assert not instr(steps, "USER"), "the base image's unprivileged user (101) must stay"
     (health,) = instr(steps, "HEALTHCHECK")
@@ -122,11 +126,34 @@ def test_frontend_image_is_unprivileged_nginx_with_only_the_page_and_its_config(
     assert "root /usr/share/nginx/html;" in conf
 
 
-def test_frontend_dockerignore_sends_only_nginx_conf_and_public():
+def test_the_frontend_image_holds_the_page_under_its_content_hash(frontend_image):
+    """Carrying out frontend/Dockerfile: nginx.conf, and the page with its assets under static/<hash>/."""
+    assert re.fullmatch(r"[0-9a-f]{10}", frontend_image.version)
+    with open(repo_path("frontend", "nginx.conf"), "rb") as f, \
+            open(os.path.join(frontend_image.root, "etc", "nginx", "nginx.conf"), "rb") as g:
+        assert g.read() == f.read()
+    tree = sorted(os.path.relpath(os.path.join(base, n), frontend_image.root)
+                  for base, _dirs, names in os.walk(frontend_image.root) for n in names)
+    assert tree == ["etc/nginx/nginx.conf"] + [f"usr/share/nginx/html/{rel}" for rel in frontend_image.files()]
+    public = repo_path("frontend", "public")
+    prefix = f"static/{frontend_image.version}/"
+    assets = [rel for rel in frontend_image.files() if rel.startswith("static/")]
+    assert assets and all(rel.startswith(prefix) for rel in assets), assets
+    for rel in assets:
+        with open(os.path.join(public, "static", rel[len(prefix):]), "rb") as f:
+            assert frontend_image.read(rel) == f.read(), rel
+    with open(os.path.join(public, "index.html"), "rb") as f:
+        committed = f.read()
+    served = frontend_image.read("index.html")
+    assert served == committed.replace(b'"/static/', f'"/static/{frontend_image.version}/'.encode())
+    for ref in re.findall(rb'"/(static/[^"]+)"', served):
+        assert ref.decode() in assets, ref
+
+
+def test_frontend_dockerignore_sends_only_nginx_conf_public_and_the_layout_script():
     patterns = image_build.ignore_patterns(repo_path("frontend"))
-    assert not image_build.excluded("nginx.conf", patterns)
-    assert not image_build.excluded("public/index.html", patterns)
-    assert not image_build.excluded("public/static/abc/js/main.js", patterns)
+    for kept in ("nginx.conf", "asset-version.mjs", "public/index.html", "public/static/js/main.js"):
+        assert not image_build.excluded(kept, patterns), kept
     for dropped in ("node_modules/playwright-core/index.js", "tests/http-headers.json", "package.json", "e2e/x.js"):
         assert image_build.excluded(dropped, patterns), dropped
 

@@ -1,5 +1,8 @@
-"""The frontend nginx (frontend/nginx.conf, unchanged, Debian's nginx) serving frontend/public/, checked against
-the web game's header table (frontend/tests/http-headers.json) and file by file."""
+"""The frontend nginx (frontend/nginx.conf, unchanged, Debian's nginx) serving the page as frontend/Dockerfile lays
+it out (scripts/local-stack.sh runs the image's layout step), checked against the web game's header table
+(frontend/tests/http-headers.json), file by file against the image's files (image_build.py carries out the
+Dockerfile), and against a backend, which lays the page out itself at start: both must serve the same URLs with
+the same bytes, so the two content-hash computations agree."""
 import gzip
 import os
 
@@ -8,7 +11,9 @@ import pytest
 from conftest import FRONTEND, repo_path, request
 
 PUBLIC = repo_path("frontend", "public")
-# The policy's Content-Type per extension (docs: /work/briefs/web.md header policy, the table's cases).
+# One backend replica of the local stack, serving its embedded copy of the page.
+BACKEND = ("127.0.0.3", 3001)
+# The policy's Content-Type per extension (the header table's cases).
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json",
@@ -18,13 +23,20 @@ CONTENT_TYPES = {
 
 
 def public_files():
+    """The page's files as committed (assets at fixed paths under static/), dotfiles left out as the layout does."""
     out = []
-    for base, _dirs, files in os.walk(PUBLIC):
+    for base, dirs, files in os.walk(PUBLIC):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             rel = os.path.relpath(os.path.join(base, name), PUBLIC)
             if not name.startswith("."):
                 out.append(rel.replace(os.sep, "/"))
     return sorted(out)
+
+
+def served_rel(rel, version):
+    """Where a committed file is served: assets under static/<version>/, everything else where it is."""
+    return f"static/{version}/{rel[len('static/'):]}" if rel.startswith("static/") else rel
 
 
 def expected_cache(rel):
@@ -35,8 +47,9 @@ def expected_cache(rel):
     return "public, max-age=3600"
 
 
-def check_case(resp, case, table, version):
-    """One case of the shared header table; returns nothing, asserts everything the case says."""
+def check_case(resp, case, table, image):
+    """One case of the shared header table; returns nothing, asserts everything the case says. Bodies are
+    compared with the frontend image's files."""
     for name, value in table["every_response"].items():
         assert resp.all(name) == [value], f"{case['path']}: {name} is {resp.all(name)}"
     assert resp.status == case["status"], resp
@@ -48,35 +61,59 @@ def check_case(resp, case, table, version):
         assert value not in (resp.get(name) or ""), f"{case['path']}: {name} contains {value}"
     if "same_bytes_as" in case:
         body = gzip.decompress(resp.body) if resp.get("Content-Encoding") == "gzip" else resp.body
-        with open(os.path.join(PUBLIC, case["same_bytes_as"].replace("{version}", version)), "rb") as f:
-            assert body == f.read(), f"{case['path']}: body differs from the file"
+        assert body == image.read(case["same_bytes_as"].replace("{version}", image.version)), \
+            f"{case['path']}: body differs from the image's file"
 
 
 def page_cases(table):
     return [c for c in table["cases"] if not c["path"].startswith("/api")]
 
 
-def test_the_header_table_holds_for_every_page_case(stack, header_table, static_version):
+def test_the_header_table_holds_for_every_page_case(stack, header_table, frontend_image):
     cases = page_cases(header_table)
     assert len(cases) >= 8
     for case in cases:
-        path = case["path"].replace("{version}", static_version)
+        path = case["path"].replace("{version}", frontend_image.version)
         resp = request(FRONTEND, "GET", path, headers=case.get("request_headers"))
-        check_case(resp, case, header_table, static_version)
+        check_case(resp, case, header_table, frontend_image)
 
 
 @pytest.mark.parametrize("rel", public_files())
-def test_every_public_file_has_its_type_cache_class_and_security_headers(stack, header_table, rel):
+def test_every_public_file_has_its_type_cache_class_and_security_headers(stack, header_table, frontend_image, rel):
     ext = os.path.splitext(rel)[1]
     assert ext in CONTENT_TYPES, f"{rel}: no Content-Type rule for {ext} (add one to the policy and nginx.conf)"
-    resp = request(FRONTEND, "GET", "/" + rel)
+    served = served_rel(rel, frontend_image.version)
+    resp = request(FRONTEND, "GET", "/" + served)
     assert resp.status == 200
     assert resp.all("Content-Type") == [CONTENT_TYPES[ext]]
-    assert resp.all("Cache-Control") == [expected_cache(rel)]
+    assert resp.all("Cache-Control") == [expected_cache(served)]
     for name, value in header_table["every_response"].items():
-        assert resp.all(name) == [value], f"/{rel}: {name}"
-    with open(os.path.join(PUBLIC, rel), "rb") as f:
-        assert resp.body == f.read()
+        assert resp.all(name) == [value], f"/{served}: {name}"
+    assert resp.body == frontend_image.read(served)
+
+
+def test_the_frontend_nginx_serves_exactly_the_images_files(stack, frontend_image):
+    """scripts/local-stack.sh lays the page out itself; it must be the tree the Dockerfile builds."""
+    files = frontend_image.files()
+    assert files == sorted(served_rel(rel, frontend_image.version) for rel in public_files())
+    for rel in files:
+        resp = request(FRONTEND, "GET", "/" + rel)
+        assert resp.status == 200 and resp.body == frontend_image.read(rel), rel
+
+
+def test_the_backend_serves_the_same_urls_and_bytes_as_the_image(stack, frontend_image):
+    """The server hashes the assets at start (Rust), the image at build (frontend/asset-version.mjs)."""
+    page = request(BACKEND, "GET", "/")
+    assert page.status == 200 and page.body == frontend_image.read("index.html"), \
+        "the backend's index.html names another asset version than the image's"
+    for rel in frontend_image.files():
+        resp = request(BACKEND, "GET", "/" + rel)
+        assert resp.status == 200 and resp.body == frontend_image.read(rel), rel
+    for rel in public_files():
+        if rel.startswith("static/"):
+            for path in ("/" + rel, f"/static/0000000000/{rel[len('static/'):]}"):
+                assert request(BACKEND, "GET", path).status == 404, path
+                assert request(FRONTEND, "GET", path).status == 404, path
 
 
 def test_gzip_only_when_asked_and_for_text_only(stack, static_version):
@@ -114,8 +151,8 @@ def test_health_answers_healthy_and_is_never_cached(stack, header_table):
         assert resp.all(name) == [value], name
 
 
-@pytest.mark.parametrize("path", ["/no-such-page", "/static/", "/static/0000000000/css/app.css", "/.gitkeep",
-                                  "/static/x/../../nope.txt"])
+@pytest.mark.parametrize("path", ["/no-such-page", "/static/", "/static/0000000000/css/app.css", "/static/css/app.css",
+                                  "/.gitkeep", "/static/x/../../nope.txt"])
 def test_missing_paths_are_short_uncached_404s_with_the_policy(stack, header_table, path):
     resp = request(FRONTEND, "GET", path)
     assert resp.status == 404, resp

@@ -23,12 +23,12 @@ def rid():
     return "ct-" + uuid.uuid4().hex
 
 
-def test_the_header_table_holds_through_the_proxy_for_every_case(stack, header_table, static_version):
+def test_the_header_table_holds_through_the_proxy_for_every_case(stack, header_table, frontend_image):
     """All cases, the API ones included: each security header exactly once (the proxy hides the upstreams')."""
     for case in header_table["cases"]:
-        path = case["path"].replace("{version}", static_version)
+        path = case["path"].replace("{version}", frontend_image.version)
         resp = request(PROXY, "GET", path, headers=case.get("request_headers"))
-        check_case(resp, case, header_table, static_version)
+        check_case(resp, case, header_table, frontend_image)
 
 
 def test_api_paths_reach_the_backend_with_the_prefix_kept(stack):

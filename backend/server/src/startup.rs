@@ -54,7 +54,8 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
                 (m.clone(), Some(m), None)
             }
         };
-    let assets = Assets::load(config.frontend_dir.as_deref());
+    let assets = Assets::load(config.frontend_dir.as_deref())
+        .map_err(|e| anyhow::anyhow!("FRONTEND_DIR: {e}"))?;
     let health = Health::new(redis_address, config.readiness_grace);
     Ok(AppState::new(Inner {
         store,
