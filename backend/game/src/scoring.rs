@@ -198,6 +198,18 @@ pub enum Achievement {
 }
 
 impl Achievement {
+    pub const ALL: [Achievement; 4] = [
+        Achievement::PerfectMemory,
+        Achievement::SpeedDemon,
+        Achievement::StreakMaster,
+        Achievement::SharpMind,
+    ];
+
+    /// The achievement with this [`Achievement::id`].
+    pub fn from_id(id: &str) -> Option<Achievement> {
+        Achievement::ALL.into_iter().find(|a| a.id() == id)
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Achievement::PerfectMemory => "perfect_memory",

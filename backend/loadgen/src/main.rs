@@ -414,3 +414,26 @@ async fn main() -> anyhow::Result<()> {
 fn player_count(n: usize) -> f64 {
     n.max(1) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent_and_its_defaults_parse() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from(["hmg-loadgen"]).expect("defaults parse");
+        assert_eq!((args.mode, args.protocol), (Mode::Games, Protocol::Flip));
+        assert!(Args::try_parse_from(["hmg-loadgen", "--mode", "post"]).is_err());
+    }
+
+    #[test]
+    fn percentiles_read_microseconds_as_milliseconds() {
+        let sorted: Vec<u64> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&sorted, 0.0), 1.0);
+        assert_eq!(percentile(&sorted, 0.5), 51.0);
+        assert_eq!(percentile(&sorted, 1.0), 100.0);
+        assert_eq!(percentile(&[], 0.99), 0.0);
+    }
+}

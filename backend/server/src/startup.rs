@@ -181,7 +181,7 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                     if let Err(e) = state.sweep_once().await {
                         tracing::debug!(error = %e, "expiry sweep skipped");
                     }
-                    if n % 60 == 0 {
+                    if n.is_multiple_of(60) {
                         match state.expire_lost_games().await {
                             Ok(0) => {}
                             Ok(count) => {

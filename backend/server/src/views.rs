@@ -4,6 +4,7 @@
 use crate::clock::iso;
 use humor_game::scoring::{self, Achievement, Performance, ScoreBreakdown};
 use humor_game::{CardState, Difficulty, Game, GameStatus};
+use humor_store::ResultRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -46,6 +47,18 @@ impl From<GameStatus> for StatusView {
             GameStatus::Completed => StatusView::Completed,
             GameStatus::Expired => StatusView::Expired,
             GameStatus::Abandoned => StatusView::Abandoned,
+        }
+    }
+}
+
+impl From<humor_store::RecordStatus> for StatusView {
+    fn from(s: humor_store::RecordStatus) -> Self {
+        use humor_store::{FinalStatus, RecordStatus};
+        match s {
+            RecordStatus::Active => StatusView::Active,
+            RecordStatus::Finished(FinalStatus::Completed) => StatusView::Completed,
+            RecordStatus::Finished(FinalStatus::Expired) => StatusView::Expired,
+            RecordStatus::Finished(FinalStatus::Abandoned) => StatusView::Abandoned,
         }
     }
 }
@@ -231,7 +244,7 @@ pub struct RankView {
     pub daily: Option<String>,
 }
 
-/// A finished game's result, as stored when the last pair is found.
+/// A finished game's result as the API shows it (stored as a [`ResultRecord`]).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GameResult {
@@ -256,22 +269,41 @@ pub struct GameResult {
     pub completed_at: String,
 }
 
+/// Which game a result belongs to.
+pub struct ResultOwner<'a> {
+    pub game_id: Uuid,
+    pub username: &'a str,
+    pub difficulty: Difficulty,
+    pub daily: Option<&'a str>,
+}
+
 impl GameResult {
     /// The result of a completed game (without rank, which changes over time).
     pub fn of(game: &Game) -> Option<GameResult> {
-        let breakdown = game.final_score().ok()?;
-        let finished = game.finished_at?;
-        let total = breakdown.total();
-        let max = scoring::max_score(game.difficulty);
+        let record = result_record(game)?;
+        Some(GameResult::view(
+            ResultOwner {
+                game_id: game.id,
+                username: &game.username,
+                difficulty: game.difficulty,
+                daily: game.daily.as_deref(),
+            },
+            &record,
+        ))
+    }
+
+    /// The API's view of a result record (live or stored: the same computation).
+    pub fn view(owner: ResultOwner<'_>, record: &ResultRecord) -> GameResult {
+        let total = record.breakdown.total();
+        let max = scoring::max_score(owner.difficulty);
         let performance = Performance::for_score(total, max);
-        let moves = game.tally.moves();
-        Some(GameResult {
-            game_id: game.id,
-            username: game.username.clone(),
-            difficulty: game.difficulty.into(),
-            daily: game.daily.clone(),
+        GameResult {
+            game_id: owner.game_id,
+            username: owner.username.to_string(),
+            difficulty: owner.difficulty.into(),
+            daily: owner.daily.map(String::from),
             final_score: total,
-            score_breakdown: breakdown.into(),
+            score_breakdown: record.breakdown.into(),
             max_score: max,
             performance: PerformanceView {
                 level: performance.label().into(),
@@ -279,23 +311,40 @@ impl GameResult {
                 percent: scoring::percent_of(total, max),
                 message: performance.message().into(),
             },
-            time_elapsed_ms: game.elapsed_ms(finished),
-            total_moves: moves,
-            matches_found: game.tally.pairs_found,
-            misses: game.tally.misses,
-            accuracy: if moves == 0 {
+            time_elapsed_ms: record.time_ms,
+            total_moves: record.moves,
+            matches_found: record.pairs_found,
+            misses: record.misses,
+            accuracy: if record.moves == 0 {
                 0.0
             } else {
-                (f64::from(game.tally.pairs_found) * 1000.0 / f64::from(moves)).round() / 10.0
+                (f64::from(record.pairs_found) * 1000.0 / f64::from(record.moves)).round() / 10.0
             },
-            achievements: scoring::achievements(&game.tally, &breakdown)
-                .into_iter()
+            achievements: record
+                .achievements
+                .iter()
+                .copied()
                 .map(Into::into)
                 .collect(),
             rank: None,
-            completed_at: iso(finished),
-        })
+            completed_at: iso(record.completed_at_ms),
+        }
     }
+}
+
+/// The facts of a completed game's result, as they are stored.
+pub fn result_record(game: &Game) -> Option<ResultRecord> {
+    let breakdown = game.final_score().ok()?;
+    let finished = game.finished_at?;
+    Some(ResultRecord {
+        breakdown,
+        time_ms: game.elapsed_ms(finished),
+        moves: game.tally.moves(),
+        pairs_found: game.tally.pairs_found,
+        misses: game.tally.misses,
+        achievements: scoring::achievements(&game.tally, &breakdown),
+        completed_at_ms: finished,
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

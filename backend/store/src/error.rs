@@ -11,6 +11,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("invalid database configuration: {0}")]
     Config(String),
+    /// A stored value this code cannot read (an unknown difficulty or status, a malformed id).
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Other(String),
 }

@@ -7,6 +7,8 @@ mod boards;
 mod error;
 mod observe;
 pub mod postgres;
+mod results;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -17,6 +19,7 @@ use uuid::Uuid;
 
 pub use boards::{boards_for, month_period, week_period, Board, BoardKind};
 pub use error::StoreError;
+pub use results::ResultRecord;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -92,8 +95,42 @@ pub struct FinishedGame {
     pub time_ms: i64,
     pub pauses: i64,
     pub finished_at_ms: i64,
-    /// The result document returned by `complete` (JSON), for completed games.
-    pub result: Option<String>,
+    /// The result of a completed game.
+    pub result: Option<ResultRecord>,
+}
+
+/// Where a recorded game stands: still being played, or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordStatus {
+    Active,
+    Finished(FinalStatus),
+}
+
+impl RecordStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::Active => "active",
+            RecordStatus::Finished(f) => f.as_str(),
+        }
+    }
+}
+
+/// A status name the schema does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown game status")]
+pub struct UnknownStatus;
+
+impl std::str::FromStr for RecordStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(RecordStatus::Active),
+            "completed" => Ok(RecordStatus::Finished(FinalStatus::Completed)),
+            "expired" => Ok(RecordStatus::Finished(FinalStatus::Expired)),
+            "abandoned" => Ok(RecordStatus::Finished(FinalStatus::Abandoned)),
+            _ => Err(UnknownStatus),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +138,9 @@ pub struct GameRecord {
     pub id: Uuid,
     pub player_id: Uuid,
     pub username: String,
-    pub difficulty: String,
+    pub difficulty: Difficulty,
     pub daily: Option<String>,
-    pub status: String,
+    pub status: RecordStatus,
     pub score: i64,
     pub moves: i64,
     pub misses: i64,
@@ -112,7 +149,8 @@ pub struct GameRecord {
     pub pauses: i64,
     pub started_at_ms: i64,
     pub finished_at_ms: Option<i64>,
-    pub result: Option<String>,
+    /// The result of a completed game.
+    pub result: Option<ResultRecord>,
 }
 
 /// One row of a leaderboard.
@@ -121,7 +159,7 @@ pub struct BoardRow {
     pub rank: i64,
     pub player_id: Uuid,
     pub username: String,
-    pub difficulty: String,
+    pub difficulty: Difficulty,
     pub best_score: i64,
     pub best_time_ms: i64,
     pub best_completed_at_ms: i64,
@@ -132,7 +170,7 @@ pub struct BoardRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DifficultyStats {
-    pub difficulty: String,
+    pub difficulty: Difficulty,
     pub games_started: i64,
     pub games_completed: i64,
     pub games_expired: i64,
@@ -146,7 +184,7 @@ pub struct DifficultyStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreRow {
     pub username: String,
-    pub difficulty: String,
+    pub difficulty: Difficulty,
     pub daily: Option<String>,
     pub score: i64,
     pub time_ms: i64,

@@ -1,13 +1,14 @@
 //! The PostgreSQL engine (production: several replicas share one database).
 
 use crate::observe::observe;
+use crate::rows;
 use crate::{
-    boards_for, pick_shard, Board, BoardRow, DifficultyStats, Engine, FinalStatus, FinishedGame,
-    GameRecord, GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, StatsDelta,
+    boards_for, pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord,
+    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ResultRecord, ScoreRow, StatsDelta,
     Store, StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
@@ -166,67 +167,6 @@ impl PgStore {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
-}
-
-fn player(row: &PgRow) -> Result<Player> {
-    Ok(Player {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        last_played_at_ms: row.try_get("last_played_at_ms")?,
-        games_started: row.try_get("games_started")?,
-        games_completed: row.try_get("games_completed")?,
-        total_score: row.try_get("total_score")?,
-        best_score: row.try_get("best_score")?,
-        best_time_ms: row.try_get("best_time_ms")?,
-        perfect_games: row.try_get("perfect_games")?,
-    })
-}
-
-fn game(row: &PgRow) -> Result<GameRecord> {
-    Ok(GameRecord {
-        id: row.try_get("id")?,
-        player_id: row.try_get("player_id")?,
-        username: row.try_get("username")?,
-        difficulty: row.try_get("difficulty")?,
-        daily: row.try_get("daily_date")?,
-        status: row.try_get("status")?,
-        score: row.try_get("score")?,
-        moves: row.try_get("moves")?,
-        misses: row.try_get("misses")?,
-        pairs_found: row.try_get("pairs_found")?,
-        time_ms: row.try_get("time_ms")?,
-        pauses: row.try_get("pauses")?,
-        started_at_ms: row.try_get("started_at_ms")?,
-        finished_at_ms: row.try_get("finished_at_ms")?,
-        result: row.try_get("result")?,
-    })
-}
-
-fn board_row(row: &PgRow, rank: i64) -> Result<BoardRow> {
-    Ok(BoardRow {
-        rank,
-        player_id: row.try_get("player_id")?,
-        username: row.try_get("username")?,
-        difficulty: row.try_get("difficulty")?,
-        best_score: row.try_get("best_score")?,
-        best_time_ms: row.try_get("best_time_ms")?,
-        best_completed_at_ms: row.try_get("best_completed_at_ms")?,
-        games_completed: row.try_get("games_completed")?,
-        total_score: row.try_get("total_score")?,
-        last_completed_at_ms: row.try_get("last_completed_at_ms")?,
-    })
-}
-
-fn score_row(row: &PgRow) -> Result<ScoreRow> {
-    Ok(ScoreRow {
-        username: row.try_get("username")?,
-        difficulty: row.try_get("difficulty")?,
-        daily: row.try_get("daily_date")?,
-        score: row.try_get("score")?,
-        time_ms: row.try_get("time_ms")?,
-        completed_at_ms: row.try_get("finished_at_ms")?,
-    })
 }
 
 /// An index a committed migration builds with a plain `CREATE INDEX` (migrations never change once
@@ -389,14 +329,14 @@ impl Store for PgStore {
                     sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'players'")
                         .execute(&mut *tx)
                         .await?;
-                    (player(&row)?, true)
+                    (rows::player(&row)?, true)
                 }
                 None => {
                     let row = sqlx::query(concat!("SELECT ", player_columns!(), " FROM players WHERE username_key = $1"))
                     .bind(username.to_ascii_lowercase())
                     .fetch_one(&mut *tx)
                     .await?;
-                    (player(&row)?, false)
+                    (rows::player(&row)?, false)
                 }
             };
             tx.commit().await?;
@@ -416,7 +356,7 @@ impl Store for PgStore {
             .fetch_optional(&self.pool())
             .await?
             .as_ref()
-            .map(player)
+            .map(rows::player)
             .transpose()
         })
         .await
@@ -433,7 +373,7 @@ impl Store for PgStore {
             .fetch_optional(&self.pool())
             .await?
             .as_ref()
-            .map(player)
+            .map(rows::player)
             .transpose()
         })
         .await
@@ -498,7 +438,7 @@ impl Store for PgStore {
             .bind(g.pairs_found as i32)
             .bind(g.time_ms)
             .bind(g.finished_at_ms)
-            .bind(&g.result)
+            .bind(g.result.as_ref().map(ResultRecord::to_json).transpose()?)
             .bind(g.pauses as i32)
             .execute(&mut *tx)
             .await?
@@ -567,7 +507,7 @@ impl Store for PgStore {
             .fetch_optional(&self.pool())
             .await?
             .as_ref()
-            .map(game)
+            .map(rows::game)
             .transpose()
         })
         .await
@@ -634,7 +574,7 @@ impl Store for PgStore {
                 .await?;
             rows.iter()
                 .enumerate()
-                .map(|(i, r)| board_row(r, from + i as i64))
+                .map(|(i, r)| rows::board_row(r, from + i as i64))
                 .collect()
         })
         .await
@@ -661,7 +601,7 @@ impl Store for PgStore {
                     .await?;
                 sides.push(
                     rows.iter()
-                        .map(|r| board_row(r, 0))
+                        .map(|r| rows::board_row(r, 0))
                         .collect::<Result<Vec<_>>>()?,
                 );
             }
@@ -696,7 +636,7 @@ impl Store for PgStore {
             else {
                 return Ok(None);
             };
-            let mine = board_row(&row, 0)?;
+            let mine = rows::board_row(&row, 0)?;
             // Two index range counts: better scores, then equal scores that rank ahead.
             let ahead: i64 = sqlx::query_scalar(
                 "SELECT (SELECT COUNT(*) FROM leaderboard_entries WHERE board = $1 AND best_score > $2) + \
@@ -729,16 +669,7 @@ impl Store for PgStore {
             .await?;
             let mut by_difficulty = Vec::with_capacity(rows.len());
             for r in &rows {
-                by_difficulty.push(DifficultyStats {
-                    difficulty: r.try_get("difficulty")?,
-                    games_started: r.try_get("games_started")?,
-                    games_completed: r.try_get("games_completed")?,
-                    games_expired: r.try_get("games_expired")?,
-                    games_abandoned: r.try_get("games_abandoned")?,
-                    total_score: r.try_get("total_score")?,
-                    max_score: r.try_get("max_score")?,
-                    total_time_ms: r.try_get("total_time_ms")?,
-                });
+                by_difficulty.push(rows::difficulty_stats(r)?);
             }
             let highest = self.top_scores(1).await?.into_iter().next();
             let fastest = sqlx::query(
@@ -749,7 +680,7 @@ impl Store for PgStore {
             .fetch_optional(&self.pool())
             .await?
             .as_ref()
-            .map(score_row)
+            .map(rows::score_row)
             .transpose()?;
             Ok(GlobalStats {
                 players,
@@ -783,7 +714,10 @@ impl Store for PgStore {
                 .bind(player_id)
                 .fetch_one(&self.pool())
                 .await?;
-            Ok((rows.iter().map(game).collect::<Result<Vec<_>>>()?, total))
+            Ok((
+                rows.iter().map(rows::game).collect::<Result<Vec<_>>>()?,
+                total,
+            ))
         })
         .await
     }
@@ -799,7 +733,7 @@ impl Store for PgStore {
             .fetch_all(&self.pool())
             .await?
             .iter()
-            .map(score_row)
+            .map(rows::score_row)
             .collect()
         })
         .await
@@ -816,7 +750,7 @@ impl Store for PgStore {
             .fetch_all(&self.pool())
             .await?
             .iter()
-            .map(score_row)
+            .map(rows::score_row)
             .collect()
         })
         .await

@@ -8,15 +8,15 @@
 //! use a pool of read-only connections.
 
 use crate::observe::observe;
+use crate::rows;
 use crate::{
-    boards_for, pick_shard, Board, BoardRow, DifficultyStats, Engine, FinalStatus, FinishedGame,
-    GameRecord, GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, StatsDelta,
+    boards_for, pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord,
+    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ResultRecord, ScoreRow, StatsDelta,
     Store, StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, SqliteConnection};
 use std::future::Future;
@@ -286,72 +286,6 @@ impl SqliteStore {
     }
 }
 
-fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid> {
-    let s: String = row.try_get(column)?;
-    Uuid::parse_str(&s).map_err(|e| StoreError::Other(format!("bad uuid in {column}: {e}")))
-}
-
-fn player(row: &SqliteRow) -> Result<Player> {
-    Ok(Player {
-        id: uuid(row, "id")?,
-        username: row.try_get("username")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        last_played_at_ms: row.try_get("last_played_at_ms")?,
-        games_started: row.try_get("games_started")?,
-        games_completed: row.try_get("games_completed")?,
-        total_score: row.try_get("total_score")?,
-        best_score: row.try_get("best_score")?,
-        best_time_ms: row.try_get("best_time_ms")?,
-        perfect_games: row.try_get("perfect_games")?,
-    })
-}
-
-fn game(row: &SqliteRow) -> Result<GameRecord> {
-    Ok(GameRecord {
-        id: uuid(row, "id")?,
-        player_id: uuid(row, "player_id")?,
-        username: row.try_get("username")?,
-        difficulty: row.try_get("difficulty")?,
-        daily: row.try_get("daily_date")?,
-        status: row.try_get("status")?,
-        score: row.try_get("score")?,
-        moves: row.try_get("moves")?,
-        misses: row.try_get("misses")?,
-        pairs_found: row.try_get("pairs_found")?,
-        time_ms: row.try_get("time_ms")?,
-        pauses: row.try_get("pauses")?,
-        started_at_ms: row.try_get("started_at_ms")?,
-        finished_at_ms: row.try_get("finished_at_ms")?,
-        result: row.try_get("result")?,
-    })
-}
-
-fn board_row(row: &SqliteRow, rank: i64) -> Result<BoardRow> {
-    Ok(BoardRow {
-        rank,
-        player_id: uuid(row, "player_id")?,
-        username: row.try_get("username")?,
-        difficulty: row.try_get("difficulty")?,
-        best_score: row.try_get("best_score")?,
-        best_time_ms: row.try_get("best_time_ms")?,
-        best_completed_at_ms: row.try_get("best_completed_at_ms")?,
-        games_completed: row.try_get("games_completed")?,
-        total_score: row.try_get("total_score")?,
-        last_completed_at_ms: row.try_get("last_completed_at_ms")?,
-    })
-}
-
-fn score_row(row: &SqliteRow) -> Result<ScoreRow> {
-    Ok(ScoreRow {
-        username: row.try_get("username")?,
-        difficulty: row.try_get("difficulty")?,
-        daily: row.try_get("daily_date")?,
-        score: row.try_get("score")?,
-        time_ms: row.try_get("time_ms")?,
-        completed_at_ms: row.try_get("finished_at_ms")?,
-    })
-}
-
 async fn record_completion(conn: &mut SqliteConnection, g: &FinishedGame) -> Result<()> {
     let player_id = g.player_id.to_string();
     sqlx::query(
@@ -464,7 +398,7 @@ impl Store for SqliteStore {
                         .fetch_optional(&mut *conn)
                         .await?;
                     if let Some(row) = existing {
-                        return Ok((player(&row)?, false));
+                        return Ok((rows::player(&row)?, false));
                     }
                     let row = sqlx::query(concat!(
                         "INSERT INTO players (id, username, username_key, created_at_ms) VALUES (?1, ?2, ?3, ?4) RETURNING ",
@@ -479,7 +413,7 @@ impl Store for SqliteStore {
                     sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'players'")
                         .execute(&mut *conn)
                         .await?;
-                    Ok((player(&row)?, true))
+                    Ok((rows::player(&row)?, true))
                 })
             }),
         )
@@ -497,7 +431,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
-            .map(player)
+            .map(rows::player)
             .transpose()
         })
         .await
@@ -514,7 +448,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
-            .map(player)
+            .map(rows::player)
             .transpose()
         })
         .await
@@ -575,7 +509,7 @@ impl Store for SqliteStore {
                     .bind(g.pairs_found)
                     .bind(g.time_ms)
                     .bind(g.finished_at_ms)
-                    .bind(&g.result)
+                    .bind(g.result.as_ref().map(ResultRecord::to_json).transpose()?)
                     .bind(g.pauses)
                     .execute(&mut *conn)
                     .await?
@@ -610,7 +544,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
-            .map(game)
+            .map(rows::game)
             .transpose()
         })
         .await
@@ -681,7 +615,7 @@ impl Store for SqliteStore {
                 .await?;
             rows.iter()
                 .enumerate()
-                .map(|(i, r)| board_row(r, from + i as i64))
+                .map(|(i, r)| rows::board_row(r, from + i as i64))
                 .collect()
         })
         .await
@@ -708,7 +642,7 @@ impl Store for SqliteStore {
                     .await?;
                 sides.push(
                     rows.iter()
-                        .map(|r| board_row(r, 0))
+                        .map(|r| rows::board_row(r, 0))
                         .collect::<Result<Vec<_>>>()?,
                 );
             }
@@ -747,7 +681,7 @@ impl Store for SqliteStore {
             else {
                 return Ok(None);
             };
-            let mine = board_row(&row, 0)?;
+            let mine = rows::board_row(&row, 0)?;
             // Two index range counts: better scores, then equal scores that rank ahead.
             let ahead: i64 = sqlx::query_scalar(
                 "SELECT (SELECT COUNT(*) FROM leaderboard_entries WHERE board = ?1 AND best_score > ?2) + \
@@ -779,16 +713,7 @@ impl Store for SqliteStore {
             let rows = sqlx::query(STATS_TOTALS).fetch_all(&self.reader).await?;
             let mut by_difficulty = Vec::with_capacity(rows.len());
             for r in &rows {
-                by_difficulty.push(DifficultyStats {
-                    difficulty: r.try_get("difficulty")?,
-                    games_started: r.try_get("games_started")?,
-                    games_completed: r.try_get("games_completed")?,
-                    games_expired: r.try_get("games_expired")?,
-                    games_abandoned: r.try_get("games_abandoned")?,
-                    total_score: r.try_get("total_score")?,
-                    max_score: r.try_get("max_score")?,
-                    total_time_ms: r.try_get("total_time_ms")?,
-                });
+                by_difficulty.push(rows::difficulty_stats(r)?);
             }
             let highest = self.top_scores(1).await?.into_iter().next();
             let fastest = sqlx::query(concat!(
@@ -798,7 +723,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
-            .map(score_row)
+            .map(rows::score_row)
             .transpose()?;
             Ok(GlobalStats {
                 players,
@@ -832,7 +757,10 @@ impl Store for SqliteStore {
                 .bind(player_id.to_string())
                 .fetch_one(&self.reader)
                 .await?;
-            Ok((rows.iter().map(game).collect::<Result<Vec<_>>>()?, total))
+            Ok((
+                rows.iter().map(rows::game).collect::<Result<Vec<_>>>()?,
+                total,
+            ))
         })
         .await
     }
@@ -847,7 +775,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await?
             .iter()
-            .map(score_row)
+            .map(rows::score_row)
             .collect()
         })
         .await
@@ -863,7 +791,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await?
             .iter()
-            .map(score_row)
+            .map(rows::score_row)
             .collect()
         })
         .await

@@ -2,10 +2,11 @@
 //! `TEST_DATABASE_URL` is set, against a fresh PostgreSQL database created for the test.
 //! With `REQUIRE_SERVICES=1` a missing `TEST_DATABASE_URL` is a failure, not a skip.
 
+use humor_game::scoring::{Achievement, ScoreBreakdown};
 use humor_game::Difficulty;
 use humor_store::{
     connect, Board, BoardKind, FinalStatus, FinishedGame, NewGameRecord, Player, PoolOptions,
-    Store, StoreError,
+    RecordStatus, ResultRecord, Store, StoreError,
 };
 use sqlx::Connection;
 use std::future::Future;
@@ -17,6 +18,8 @@ const T0: i64 = 1_795_687_200_000; // 2026-11-26T10:00:00Z
 struct Engine {
     name: &'static str,
     store: Arc<dyn Store>,
+    /// Where the database is, for tests that write rows the way an earlier release did.
+    url: String,
     pg_cleanup: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -24,15 +27,13 @@ struct Engine {
 async fn sqlite() -> Engine {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("test.sqlite");
-    let store = connect(
-        &format!("sqlite://{}", path.display()),
-        &PoolOptions::default(),
-    )
-    .expect("open sqlite");
+    let url = format!("sqlite://{}", path.display());
+    let store = connect(&url, &PoolOptions::default()).expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     Engine {
         name: "sqlite",
         store,
+        url,
         pg_cleanup: None,
         _dir: Some(dir),
     }
@@ -65,6 +66,7 @@ async fn postgres() -> Option<Engine> {
     Some(Engine {
         name: "postgres",
         store,
+        url,
         pg_cleanup: Some((admin_url, name)),
         _dir: None,
     })
@@ -156,7 +158,23 @@ fn finished(
         time_ms,
         pauses: 1,
         finished_at_ms: at,
-        result: Some(format!("{{\"finalScore\":{score}}}")),
+        result: Some(result_of(score)),
+    }
+}
+
+/// A result record whose base score is `score`.
+fn result_of(score: i64) -> ResultRecord {
+    ResultRecord {
+        breakdown: ScoreBreakdown {
+            base_score: u32::try_from(score).expect("a small score"),
+            ..ScoreBreakdown::default()
+        },
+        time_ms: 60_000,
+        moves: 10,
+        pairs_found: 8,
+        misses: 2,
+        achievements: vec![Achievement::StreakMaster],
+        completed_at_ms: T0,
     }
 }
 
@@ -340,7 +358,7 @@ async fn recording_a_dealt_game_again_changes_nothing() {
             .expect("exists");
         assert_eq!(player.games_started, 1, "{name}");
         let stored = store.game(record.id).await.expect("game").expect("stored");
-        assert_eq!(stored.status, "active", "{name}");
+        assert_eq!(stored.status, RecordStatus::Active, "{name}");
     })
     .await;
 }
@@ -362,10 +380,10 @@ async fn finishing_a_game_is_recorded_once() {
         );
         let rec = store.game(id).await.expect("game").expect("exists");
         assert_eq!(
-            (rec.status.as_str(), rec.score, rec.time_ms),
-            ("completed", 200, 60_000)
+            (rec.status, rec.score, rec.time_ms),
+            (RecordStatus::Finished(FinalStatus::Completed), 200, 60_000)
         );
-        assert_eq!(rec.result.as_deref(), Some("{\"finalScore\":200}"));
+        assert_eq!(rec.result, Some(result_of(200)));
         let player = store
             .player_by_id(p.id)
             .await
@@ -518,7 +536,7 @@ async fn expired_and_abandoned_games_are_counted_but_never_ranked() {
         let hard = stats
             .by_difficulty
             .iter()
-            .find(|d| d.difficulty == "hard")
+            .find(|d| d.difficulty == Difficulty::Hard)
             .expect("hard");
         assert_eq!(
             (
@@ -706,11 +724,11 @@ async fn games_left_active_past_any_deadline_are_expired_once() {
         );
         assert_eq!(
             store.game(old).await.expect("game").expect("row").status,
-            "expired"
+            RecordStatus::Finished(FinalStatus::Expired)
         );
         assert_eq!(
             store.game(recent).await.expect("game").expect("row").status,
-            "active"
+            RecordStatus::Active
         );
         let hard = store
             .stats()
@@ -718,7 +736,7 @@ async fn games_left_active_past_any_deadline_are_expired_once() {
             .expect("stats")
             .by_difficulty
             .into_iter()
-            .find(|d| d.difficulty == "hard")
+            .find(|d| d.difficulty == Difficulty::Hard)
             .expect("hard");
         assert_eq!(hard.games_expired, 1, "{name}");
     })
@@ -858,4 +876,68 @@ async fn reading_a_board_walks_its_index_without_sorting_it() {
         );
     }
     drop_engine(pg).await;
+}
+
+/// Runs SQL on the engine's database directly (as an earlier release, or a bad hand edit, would).
+async fn execute_raw(e: &Engine, sql: String) {
+    let sql = sqlx::AssertSqlSafe(sql);
+    if e.name == "postgres" {
+        let mut conn = sqlx::PgConnection::connect(&e.url).await.expect("connect");
+        sqlx::query(sql).execute(&mut conn).await.expect("raw sql");
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&e.url)
+            .await
+            .expect("connect");
+        sqlx::query(sql).execute(&mut conn).await.expect("raw sql");
+    }
+}
+
+#[tokio::test]
+async fn a_result_stored_before_versioning_is_read_and_an_unreadable_one_is_an_error() {
+    let mut engines = vec![sqlite().await];
+    engines.extend(postgres().await);
+    for e in engines {
+        let (name, store) = (e.name, e.store.clone());
+        let p = new_player(&store, "legacy", T0).await;
+        let id = new_game(&store, p.id, Difficulty::Easy, None, T0).await;
+        let g = finished(
+            id,
+            p.id,
+            "legacy",
+            Difficulty::Easy,
+            200,
+            60_000,
+            T0 + 60_000,
+        );
+        assert!(store.finish_game(&g).await.expect("finish"), "{name}");
+        // The first release stored the API's result document itself.
+        let legacy = r#"{"gameId":"x","username":"legacy","difficulty":"easy","daily":null,
+            "finalScore":200,"scoreBreakdown":{"baseScore":200,"pairBonus":0,"speedBonus":0,
+            "perfectGameBonus":0,"streakBonus":0,"penalties":0},"maxScore":314,
+            "performance":{"level":"good","emoji":"x","percent":63.7,"message":"m"},
+            "timeElapsedMs":60000,"totalMoves":10,"matchesFound":8,"misses":2,"accuracy":80.0,
+            "achievements":[{"id":"streak_master","title":"t","description":"d","icon":"i",
+            "rarity":"r"}],"rank":null,"completedAt":"2026-11-26T10:01:00.000Z"}"#;
+        execute_raw(
+            &e,
+            format!("UPDATE games SET result = '{legacy}' WHERE id = '{id}'"),
+        )
+        .await;
+        let rec = store.game(id).await.expect("game").expect("exists");
+        let expected = ResultRecord {
+            completed_at_ms: T0 + 60_000,
+            ..result_of(200)
+        };
+        assert_eq!(rec.result, Some(expected), "{name}");
+        execute_raw(
+            &e,
+            format!("UPDATE games SET result = '{{\"version\":2}}' WHERE id = '{id}'"),
+        )
+        .await;
+        assert!(
+            matches!(store.game(id).await, Err(StoreError::Corrupt(_))),
+            "{name}: an unreadable result must be an error"
+        );
+        drop_engine(e).await;
+    }
 }

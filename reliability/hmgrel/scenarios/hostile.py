@@ -5,8 +5,8 @@ One replica (PostgreSQL, Redis) with the edge proxy in front:
 1. /api/openapi.json is self-contained (every $ref resolves);
 2. schemathesis generates thousands of requests from it (examples, coverage, fuzzing, stateful phases) against the
    replica itself, so the server has to defend itself without nginx: no 5xx, every answer's status, content type,
-   headers and body as documented. Checks on how precisely the document describes *requests* (schema-valid input
-   rejected, schema-invalid accepted) are reported, not failed: they measure the document, not the server;
+   headers and body as documented, every schema-valid request accepted and every schema-invalid one rejected. Any
+   failed check fails the scenario: the document and the server must agree exactly;
 3. hand-written raw-HTTP cases (hmgrel/hostile.py: sizes, encodings, depth, huge numbers, SQL and HTML in names,
    headers, paths, protocol abuse) against the replica and through the proxy: clean 4xx, no echo, quickly;
 4. slow clients: hundreds of connections dribbling their headers do not slow anyone else down, and each is
@@ -33,9 +33,14 @@ from ..scenario import env_binary
 from ..stack import DRIVER_CPUS, Stack, http_get
 from ..traffic import percentile
 
-# The issue's "no 5xx and every response matches the documented schema" (plus 405 for undeclared methods).
-BLOCKING = {"ST101", "ST102", "ST103", "ST104", "ST105", "ST106", "ST107", "ST108", "ST109", "ST110", "ST204"}
 IDLE_TIMEOUT_S = 5
+# Test cases schemathesis generates per operation and phase (--max-examples): a count, not a time budget, so
+# the expectation below does not depend on how fast the machine is.
+MAX_EXAMPLES_QUICK = 100
+MAX_EXAMPLES_FULL = 500
+# Operations without inputs (GET /health) have only a handful of distinct requests: the floor counts the
+# operations that take a body, a query or a path parameter, each generating at least this share of its maximum.
+MIN_SHARE_PER_OPERATION = 0.5
 
 
 def refs_resolve(doc: dict) -> list[str]:
@@ -69,7 +74,14 @@ def error_section(output: str) -> str:
     return output[start:end if end > 0 else None][:1500]
 
 
-def schemathesis(rep: Report, url: str, out: Path, seconds: int) -> None:
+def operations_with_inputs(doc: dict) -> int:
+    """How many operations take a request body or a query or path parameter."""
+    return sum(1 for item in doc.get("paths", {}).values() for op in item.values()
+               if isinstance(op, dict) and (op.get("requestBody") or any(
+                   p.get("in") in ("query", "path") for p in op.get("parameters", []))))
+
+
+def schemathesis(rep: Report, url: str, out: Path, max_examples: int, doc: dict) -> None:
     st_bin = Path(sys.executable).with_name("st")
     report_dir = out / "schemathesis"
     shutil.rmtree(report_dir, ignore_errors=True)
@@ -78,11 +90,16 @@ def schemathesis(rep: Report, url: str, out: Path, seconds: int) -> None:
     # CPython 3.11 shares the AST constructor's recursion counter between threads (cpython#106905), so a
     # run now and then ended in a "Runtime Error" of the tool itself. Two threads on the one driver core
     # shared the GIL anyway.
-    cmd = ["taskset", "-c", DRIVER_CPUS, str(st_bin), "run", f"{url}/api/openapi.json", "--checks", "all",
-           "--max-time", str(seconds), "--workers", "1", "--no-color", "--report", "json,junit",
+    here = Path(__file__).resolve().parents[1]
+    cmd = ["taskset", "-c", DRIVER_CPUS, str(st_bin), "--config-file", str(here / "schemathesis.toml"), "run",
+           f"{url}/api/openapi.json", "--checks", "all",
+           "--max-examples", str(max_examples), "--workers", "1", "--no-color", "--report", "json,junit",
            "--report-dir", str(report_dir), "--request-timeout", "15", "--generation-database", "none"]
     # In the report directory: schemathesis keeps a cache of failing cases in its working directory.
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 240, cwd=report_dir)
+    # The hooks keep generated requests within the two rules a JSON Schema cannot state (hmgrel/schemathesis_hooks.py).
+    hooks_env = {**os.environ, "SCHEMATHESIS_HOOKS": "hmgrel.schemathesis_hooks",
+                 "PYTHONPATH": os.pathsep.join(filter(None, [str(here.parent), os.environ.get("PYTHONPATH")]))}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=report_dir, env=hooks_env)
     (report_dir / "output.txt").write_text(r.stdout + r.stderr)
     reports = glob.glob(str(report_dir / "json-*.json"))
     if not reports:
@@ -90,21 +107,21 @@ def schemathesis(rep: Report, url: str, out: Path, seconds: int) -> None:
         return
     d = json.loads(Path(reports[0]).read_text())
     cases = d["test_cases"]["generated"]
-    failures = {f["code"]: {"title": f["title"], "operations": f["operations"]} for f in d["failures"]}
-    blocking = {c: f for c, f in failures.items() if c in BLOCKING}
-    advisory = {c: f for c, f in failures.items() if c not in BLOCKING}
-    rep.figure("schemathesis", {"test_cases": cases, "seconds": round(d["running_time"], 1), "seed": str(d["seed"]),
+    failures = {f["code"]: f"{f['title']}: {', '.join(f['operations'][:4])}" for f in d["failures"]}
+    rep.figure("schemathesis", {"test_cases": cases, "max_examples": max_examples,
+                                "seconds": round(d["running_time"], 1), "seed": str(d["seed"]),
                                 "phases": {k: v["status"] for k, v in d["phases"].items()},
                                 "errors": len(d["errors"])})
-    rep.expect("schemathesis generated thousands of requests", cases >= 2000, cases)
-    rep.expect("no 5xx and every answer as documented (status, content type, headers, body schema)",
-               not blocking and not d["errors"],
-               blocking or ({"errors": d["errors"][:2], "output": error_section(r.stdout)} if d["errors"] else ""))
+    floor = int(operations_with_inputs(doc) * max_examples * MIN_SHARE_PER_OPERATION)
+    rep.expect(f"schemathesis generated at least {floor} requests (half of --max-examples {max_examples} for each "
+               "operation with inputs)", cases >= floor, cases)
+    rep.expect("every check passed: no 5xx, every answer as documented (status, content type, headers, body "
+               "schema), schema-valid requests accepted, schema-invalid ones rejected",
+               not failures and not d["errors"],
+               failures or ({"errors": d["errors"][:2], "output": error_section(r.stdout)} if d["errors"] else ""))
     unresolved = d["warnings"].get("unresolvable_reference", [])
     rep.expect("schemathesis could read every part of the document (no unresolvable reference)", not unresolved,
                unresolved)
-    rep.figure("schemathesis_request_schema_findings (reported, not failed)",
-               {c: f"{f['title']}: {', '.join(f['operations'][:4])}" for c, f in advisory.items()})
 
 
 def raw_cases(rep: Report, addr: tuple[str, int], label: str, via_proxy: bool = False) -> None:
@@ -186,7 +203,7 @@ def run(quick: bool) -> Report:
         # Its own replica with the default idle timeout: the short one above would close a fuzzing worker's
         # pooled connection while it thinks, and the next request on it fails as a client-side race.
         fuzz = st.new_backend().start()
-        schemathesis(rep, fuzz.url, out, 60 if quick else 300)
+        schemathesis(rep, fuzz.url, out, MAX_EXAMPLES_QUICK if quick else MAX_EXAMPLES_FULL, doc)
         rep.expect("the replicas are still alive and ready after all of it",
                    all(http_get(x.url + "/health/ready", 5)[0] == 200 and x.proc.alive() for x in (b, fuzz)))
     return rep

@@ -5,11 +5,14 @@ use super::error::ApiError;
 use crate::service::{AppError, Auth, FieldError};
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// How long a request body may take to arrive once the headers are in.
@@ -18,10 +21,12 @@ pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Bodies larger than this are refused (413) before they are read.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// A JSON object body: `Content-Type: application/json`, valid UTF-8 JSON, an object.
-pub struct JsonObject(pub Map<String, Value>);
+/// A JSON object body (`Content-Type: application/json`, valid UTF-8 JSON, an object) read into
+/// the request type the OpenAPI document describes. Request types take each field as any JSON
+/// value, so a wrong type becomes a field error in their `TryFrom`, not a rejection here.
+pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -48,7 +53,32 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        parse_object(&bytes).map(JsonObject)
+        let object = parse_object(&bytes)?;
+        serde_json::from_value(Value::Object(object))
+            .map(JsonBody)
+            .map_err(|e| ApiError::InvalidJson(e.to_string()))
+    }
+}
+
+/// Query parameters read into the request type the OpenAPI document describes. A repeated
+/// parameter counts once (the last one), and every value arrives as text, so range and enum
+/// checks are the request type's `TryFrom`, with field-level errors.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let object = params
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        serde_json::from_value(Value::Object(object))
+            .map(QueryParams)
+            .map_err(|e| ApiError::InvalidJson(e.to_string()).into_response())
     }
 }
 
@@ -63,111 +93,6 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
             "the body must be a JSON object".into(),
         )),
         Err(e) => Err(ApiError::InvalidJson(e.to_string())),
-    }
-}
-
-/// Collects field errors while reading a JSON object, so a response lists every invalid field.
-pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    pub errors: Vec<FieldError>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(map: &'a Map<String, Value>) -> Fields<'a> {
-        Fields {
-            map,
-            errors: Vec::new(),
-        }
-    }
-
-    pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError::new(field, message));
-    }
-
-    /// A field that is absent or JSON null.
-    pub fn is_absent(&self, name: &str) -> bool {
-        matches!(self.map.get(name), None | Some(Value::Null))
-    }
-
-    /// A string field: Some when present and a string; records an error otherwise (or when required and absent).
-    pub fn string(&mut self, name: &str, required: bool) -> Option<&'a str> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.error(name, "is required");
-                }
-                None
-            }
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => {
-                self.error(name, "must be a string");
-                None
-            }
-        }
-    }
-
-    pub fn boolean(&mut self, name: &str) -> Option<bool> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => {
-                self.error(name, "must be true or false");
-                None
-            }
-        }
-    }
-
-    /// An optional array of strings with their indexes (null or absent means None).
-    pub fn string_array(&mut self, name: &str) -> Option<Vec<(usize, &'a str)>> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Value::String(s) => out.push((i, s.as_str())),
-                        _ => self.error(format!("{name}[{i}]"), "must be a string"),
-                    }
-                }
-                Some(out)
-            }
-            Some(_) => {
-                self.error(name, "must be an array of strings or null");
-                None
-            }
-        }
-    }
-
-    /// A required username, validated.
-    pub fn username(&mut self, name: &str) -> Option<humor_game::Username> {
-        let raw = self.string(name, true)?;
-        match humor_game::Username::parse(raw) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                self.error(name, e.to_string());
-                None
-            }
-        }
-    }
-
-    /// A required UUID (a game id).
-    pub fn uuid(&mut self, name: &str) -> Option<uuid::Uuid> {
-        let raw = self.string(name, true)?;
-        match uuid::Uuid::try_parse(raw) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                self.error(name, "must be a UUID");
-                None
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.errors))
-        }
     }
 }
 

@@ -1,39 +1,28 @@
 //! `/api/game/*`: dealing, flipping, pausing, finishing.
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{invalid, Fields, JsonObject};
+use super::extract::{invalid, JsonBody};
 use super::middleware::{op_id, OpId};
+use super::requests::{
+    CompleteCommand, CompleteRequest, FlipCommand, FlipRequest, MatchCommand, MatchRequest,
+    StartRequest,
+};
 use super::respond::{private, public};
 use crate::service::games::{Found, StartCommand};
 use crate::service::{AppError, Auth};
 use crate::state::AppState;
 use crate::views::{
     face_view, CardStateView, CardView, DifficultyView, GameResult, GameView, PlayerView,
-    StatusView,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use humor_game::scoring::{self, max_score};
-use humor_game::{deck, Difficulty, FlipOutcome, Game, OutcomeKind, CATEGORIES, FACES};
-use serde::{Deserialize, Serialize};
+use humor_game::{Difficulty, FlipOutcome, Game, OutcomeKind, CATEGORIES, FACES};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct StartRequest {
-    /// 3-20 letters, digits, `_` or `-` (case-insensitive).
-    username: String,
-    /// Default easy.
-    difficulty: Option<DifficultyView>,
-    /// Category filter (at most 10); null, missing or empty means any.
-    categories: Option<Vec<String>>,
-    /// Play today's daily challenge.
-    daily: Option<bool>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -57,13 +46,6 @@ pub struct GameResponse {
 pub struct GameOnlyResponse {
     success: bool,
     game: GameView,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct FlipRequest {
-    card_id: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -95,15 +77,6 @@ pub struct FlipResponse {
     game: GameView,
     /// Set when this flip found the last pair.
     result: Option<GameResult>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct MatchRequest {
-    game_id: Uuid,
-    card1_id: String,
-    card2_id: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -144,13 +117,6 @@ pub struct MatchResponse {
     matched: Option<MatchDetails>,
     game: MatchGame,
     result: Option<GameResult>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct CompleteRequest {
-    game_id: Uuid,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -224,16 +190,6 @@ pub struct DailyResponse {
 
 fn parse_game_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(raw).map_err(|_| invalid("gameId", "must be a UUID"))
-}
-
-fn card_id_field<'a>(fields: &mut Fields<'a>, name: &str) -> Option<&'a str> {
-    let id = fields.string(name, true)?;
-    if deck::is_card_id(id) {
-        Some(id)
-    } else {
-        fields.error(name, "must be a card id from this game");
-        None
-    }
 }
 
 fn card_view(game: &Game, idx: usize) -> CardView {
@@ -341,7 +297,7 @@ pub async fn daily_challenge(
 }
 
 #[utoipa::path(post, path = "/api/game/start", tag = "game", request_body = StartRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response: 1-128 visible ASCII characters, one key per operation (another request with the same key is refused with 422)", pattern = "^[!-~]{1,128}$")),
     responses((status = 201, description = "Game dealt; faces stay hidden", body = StartResponse),
               (status = 400, description = "Invalid input", body = ErrorBody),
               (status = 401, description = "The username is claimed and no (valid) token was sent", body = ErrorBody),
@@ -351,48 +307,10 @@ pub async fn start(
     State(state): State<AppState>,
     auth: Auth,
     op: Option<Extension<OpId>>,
-    JsonObject(body): JsonObject,
+    JsonBody(body): JsonBody<StartRequest>,
 ) -> Result<Response, ApiError> {
-    let mut f = Fields::new(&body);
-    let username = f.username("username");
-    let difficulty =
-        f.string("difficulty", false)
-            .and_then(|raw| match raw.parse::<Difficulty>() {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    f.error("difficulty", e.to_string());
-                    None
-                }
-            });
-    let categories = f.string_array("categories").map(|list| {
-        if list.len() > 10 {
-            f.error("categories", "may list at most 10 categories");
-        }
-        for (i, c) in &list {
-            if !humor_game::cards::is_category(c) {
-                f.error(
-                    format!("categories[{i}]"),
-                    format!("must be one of {}", CATEGORIES.join(", ")),
-                );
-            }
-        }
-        list.iter().map(|(_, c)| c.to_string()).collect::<Vec<_>>()
-    });
-    let daily = f.boolean("daily").unwrap_or(false);
-    f.finish()?;
-    let username = username.ok_or_else(|| invalid("username", "is required"))?;
-    let (game, player, was_replayed) = state
-        .start_game(
-            StartCommand {
-                username,
-                difficulty,
-                categories,
-                daily,
-            },
-            auth,
-            op_id(&op),
-        )
-        .await?;
+    let command = StartCommand::try_from(body).map_err(ApiError::validation)?;
+    let (game, player, was_replayed) = state.start_game(command, auth, op_id(&op)).await?;
     let now = state.clock.now_ms();
     Ok(replayed(
         was_replayed,
@@ -427,8 +345,11 @@ pub async fn get_game(
             (GameView::of(&game, now), result)
         }
         Found::Stored(record) => {
-            let result = crate::service::games::stored_result(&record).ok();
-            (stored_view(&record), result)
+            let result = match record.result {
+                Some(_) => Some(crate::service::games::stored_result(&record)?),
+                None => None,
+            };
+            (stored_view(&record)?, result)
         }
     };
     Ok(private(
@@ -442,20 +363,18 @@ pub async fn get_game(
 }
 
 /// A finished game that is no longer in the live state (its cards are not kept).
-fn stored_view(r: &humor_store::GameRecord) -> GameView {
-    let difficulty: Difficulty = r.difficulty.parse().unwrap_or(Difficulty::Easy);
-    let rules = difficulty.rules();
-    GameView {
+fn stored_view(r: &humor_store::GameRecord) -> Result<GameView, AppError> {
+    let rules = r.difficulty.rules();
+    let count = |name: &str, value: i64| {
+        u32::try_from(value)
+            .map_err(|_| AppError::Internal(format!("game {}: stored {name} {value}", r.id)))
+    };
+    Ok(GameView {
         game_id: r.id,
         username: r.username.clone(),
-        difficulty: difficulty.into(),
+        difficulty: r.difficulty.into(),
         daily: r.daily.clone(),
-        status: match r.status.as_str() {
-            "completed" => StatusView::Completed,
-            "expired" => StatusView::Expired,
-            "abandoned" => StatusView::Abandoned,
-            _ => StatusView::Active,
-        },
+        status: r.status.into(),
         grid: crate::views::GridView {
             columns: rules.columns,
             rows: rules.rows,
@@ -464,20 +383,20 @@ fn stored_view(r: &humor_store::GameRecord) -> GameView {
         time_limit_ms: rules.time_limit_ms,
         remaining_ms: 0,
         elapsed_ms: r.time_ms,
-        score: r.score as u32,
-        moves: r.moves as u32,
-        pairs_found: r.pairs_found as u32,
-        misses: r.misses as u32,
+        score: count("score", r.score)?,
+        moves: count("moves", r.moves)?,
+        pairs_found: count("pairs_found", r.pairs_found)?,
+        misses: count("misses", r.misses)?,
         streak: 0,
         pauses_left: 0,
         started_at: crate::clock::iso(r.started_at_ms),
         cards: Vec::new(),
-    }
+    })
 }
 
 #[utoipa::path(post, path = "/api/game/{gameId}/flip", tag = "game", request_body = FlipRequest,
     params(("gameId" = Uuid, Path, description = "The game"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response: 1-128 visible ASCII characters, one key per operation (another request with the same key is refused with 422)", pattern = "^[!-~]{1,128}$")),
     responses((status = 200, description = "The card's face, and the outcome on the second flip of an attempt", body = FlipResponse),
               (status = 400, description = "Invalid input", body = ErrorBody),
               (status = 401, description = "Token required", body = ErrorBody),
@@ -489,14 +408,11 @@ pub async fn flip(
     auth: Auth,
     op: Option<Extension<OpId>>,
     Path(game_id): Path<String>,
-    JsonObject(body): JsonObject,
+    JsonBody(body): JsonBody<FlipRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_game_id(&game_id)?;
-    let mut f = Fields::new(&body);
-    let card_id = card_id_field(&mut f, "cardId");
-    f.finish()?;
-    let card_id = card_id.ok_or_else(|| invalid("cardId", "is required"))?;
-    let flipped = state.flip(id, card_id, auth, op_id(&op)).await?;
+    let FlipCommand { card_id } = body.try_into().map_err(ApiError::validation)?;
+    let flipped = state.flip(id, &card_id, auth, op_id(&op)).await?;
     let (game, result) = (&flipped.game, flipped.result.clone());
     let outcome = flipped
         .outcomes
@@ -524,7 +440,7 @@ pub async fn flip(
 }
 
 #[utoipa::path(post, path = "/api/game/match", tag = "game", request_body = MatchRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the original response: 1-128 visible ASCII characters, one key per operation (another request with the same key is refused with 422)", pattern = "^[!-~]{1,128}$")),
     responses((status = 200, description = "Both cards flipped; compatibility with the original API", body = MatchResponse),
               (status = 400, description = "Invalid input (including card1Id == card2Id)", body = ErrorBody),
               (status = 401, description = "Token required", body = ErrorBody),
@@ -535,20 +451,16 @@ pub async fn match_pair(
     State(state): State<AppState>,
     auth: Auth,
     op: Option<Extension<OpId>>,
-    JsonObject(body): JsonObject,
+    JsonBody(body): JsonBody<MatchRequest>,
 ) -> Result<Response, ApiError> {
-    let mut f = Fields::new(&body);
-    let game_id = f.uuid("gameId");
-    let c1 = card_id_field(&mut f, "card1Id");
-    let c2 = card_id_field(&mut f, "card2Id");
-    if c1.is_some() && c1 == c2 {
-        f.error("card2Id", "must be a different card from card1Id");
-    }
-    f.finish()?;
-    let (Some(id), Some(c1), Some(c2)) = (game_id, c1, c2) else {
-        return Err(invalid("gameId", "is required"));
-    };
-    let flipped = state.match_pair(id, c1, c2, auth, op_id(&op)).await?;
+    let MatchCommand {
+        game_id,
+        first,
+        second,
+    } = body.try_into().map_err(ApiError::validation)?;
+    let flipped = state
+        .match_pair(game_id, &first, &second, auth, op_id(&op))
+        .await?;
     let (game, result, was_replayed) = (flipped.game, flipped.result, flipped.replayed);
     let second = flipped
         .outcomes
@@ -690,13 +602,10 @@ pub async fn abandon(
 pub async fn complete(
     State(state): State<AppState>,
     auth: Auth,
-    JsonObject(body): JsonObject,
+    JsonBody(body): JsonBody<CompleteRequest>,
 ) -> Result<Response, ApiError> {
-    let mut f = Fields::new(&body);
-    let id = f.uuid("gameId");
-    f.finish()?;
-    let id = id.ok_or_else(|| invalid("gameId", "is required"))?;
-    let result = state.complete(id, auth).await?;
+    let CompleteCommand { game_id } = body.try_into().map_err(ApiError::validation)?;
+    let result = state.complete(game_id, auth).await?;
     Ok(private(
         StatusCode::OK,
         &CompleteResponse {

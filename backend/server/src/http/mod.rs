@@ -3,10 +3,12 @@
 mod boards;
 pub mod error;
 pub mod extract;
+mod fields;
 mod game;
 mod health;
 mod meta;
 pub mod middleware;
+mod requests;
 mod respond;
 
 use crate::state::AppState;

@@ -4,7 +4,7 @@
 use super::AppError;
 use crate::clock::iso;
 use crate::state::AppState;
-use crate::views::{seconds_label, DifficultyView};
+use crate::views::{seconds_label, DifficultyView, StatusView};
 use humor_game::daily::parse_date;
 use humor_game::Difficulty;
 use humor_store::{month_period, week_period, Board, BoardKind, BoardRow, ScoreRow};
@@ -42,7 +42,7 @@ pub struct LeaderboardRow {
     /// The best time as the original app showed it, e.g. `42.0s`.
     pub time_formatted: String,
     /// The difficulty of the player's best game.
-    pub difficulty: String,
+    pub difficulty: DifficultyView,
     pub games_completed: i64,
     pub average_score: f64,
     pub last_completed_at: String,
@@ -107,7 +107,7 @@ pub struct OverallStats {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DifficultyStatsView {
-    pub difficulty: String,
+    pub difficulty: DifficultyView,
     pub games_played: i64,
     pub completed_games: i64,
     pub average_score: f64,
@@ -119,7 +119,7 @@ pub struct DifficultyStatsView {
 #[serde(rename_all = "camelCase")]
 pub struct ScoreRowView {
     pub username: String,
-    pub difficulty: String,
+    pub difficulty: DifficultyView,
     pub daily: Option<String>,
     pub score: i64,
     pub time_ms: i64,
@@ -130,7 +130,7 @@ impl From<ScoreRow> for ScoreRowView {
     fn from(r: ScoreRow) -> Self {
         ScoreRowView {
             username: r.username,
-            difficulty: r.difficulty,
+            difficulty: r.difficulty.into(),
             daily: r.daily,
             score: r.score,
             time_ms: r.time_ms,
@@ -195,9 +195,9 @@ pub struct PlayerStatistics {
 #[serde(rename_all = "camelCase")]
 pub struct HistoryItem {
     pub game_id: uuid::Uuid,
-    pub difficulty: String,
+    pub difficulty: DifficultyView,
     pub daily: Option<String>,
-    pub status: String,
+    pub status: StatusView,
     pub score: i64,
     pub time_ms: i64,
     pub moves: i64,
@@ -239,7 +239,7 @@ fn row_view(r: BoardRow) -> LeaderboardRow {
         best_score: r.best_score,
         best_time_ms: r.best_time_ms,
         time_formatted: seconds_label(r.best_time_ms),
-        difficulty: r.difficulty,
+        difficulty: r.difficulty.into(),
         games_completed: r.games_completed,
         average_score: average(r.total_score, r.games_completed),
         last_completed_at: iso(r.last_completed_at_ms),
@@ -392,7 +392,7 @@ impl AppState {
         };
         let mut by_difficulty = Vec::new();
         for d in Difficulty::ALL {
-            let Some(row) = s.by_difficulty.iter().find(|r| r.difficulty == d.as_str()) else {
+            let Some(row) = s.by_difficulty.iter().find(|r| r.difficulty == d) else {
                 continue;
             };
             overall.total_games += row.games_started;
@@ -400,7 +400,7 @@ impl AppState {
             overall.expired_games += row.games_expired;
             overall.abandoned_games += row.games_abandoned;
             by_difficulty.push(DifficultyStatsView {
-                difficulty: row.difficulty.clone(),
+                difficulty: row.difficulty.into(),
                 games_played: row.games_started,
                 completed_games: row.games_completed,
                 average_score: average(row.total_score, row.games_completed),
@@ -482,9 +482,9 @@ impl AppState {
                     .into_iter()
                     .map(|g| HistoryItem {
                         game_id: g.id,
-                        difficulty: g.difficulty,
+                        difficulty: g.difficulty.into(),
                         daily: g.daily,
-                        status: g.status,
+                        status: g.status.into(),
                         score: g.score,
                         time_ms: g.time_ms,
                         moves: g.moves,

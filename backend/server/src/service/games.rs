@@ -6,14 +6,15 @@ use super::{AppError, Auth, FieldError};
 use crate::clock::utc_date;
 use crate::live::Versioned;
 use crate::state::AppState;
-use crate::views::{DifficultyView, GameResult, PlayerView, RankView};
+use crate::views::{result_record, DifficultyView, GameResult, PlayerView, RankView, ResultOwner};
 use humor_game::daily::format_date;
 use humor_game::game::NewGame;
 use humor_game::{
     deck, AppliedOp, DailyChallenge, Difficulty, FlipOutcome, Game, GameError, GameStatus, Username,
 };
 use humor_store::{
-    Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, StoreError,
+    Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, RecordStatus,
+    StoreError,
 };
 use std::time::Duration;
 use uuid::Uuid;
@@ -280,10 +281,7 @@ impl AppState {
     /// A game the database still calls active although its live state is gone (Redis lost it):
     /// it can never be played again, so it is stored as expired (never ranked).
     async fn expire_lost(&self, record: &GameRecord) -> Result<(), AppError> {
-        let difficulty: Difficulty = record
-            .difficulty
-            .parse()
-            .map_err(|_| AppError::Internal(format!("stored difficulty {}", record.difficulty)))?;
+        let difficulty = record.difficulty;
         let now = self.clock.now_ms();
         let lost = FinishedGame {
             id: record.id,
@@ -336,11 +334,17 @@ impl AppState {
                 if let Err(e) = auth.require(record.player_id) {
                     return e;
                 }
-                match record.status.as_str() {
-                    "completed" => AppError::Game(GameError::Completed),
-                    "expired" => AppError::Game(GameError::Expired),
-                    "abandoned" => AppError::Game(GameError::Abandoned),
-                    _ => match self.expire_lost(&record).await {
+                match record.status {
+                    RecordStatus::Finished(FinalStatus::Completed) => {
+                        AppError::Game(GameError::Completed)
+                    }
+                    RecordStatus::Finished(FinalStatus::Expired) => {
+                        AppError::Game(GameError::Expired)
+                    }
+                    RecordStatus::Finished(FinalStatus::Abandoned) => {
+                        AppError::Game(GameError::Abandoned)
+                    }
+                    RecordStatus::Active => match self.expire_lost(&record).await {
                         Ok(()) => AppError::Game(GameError::Expired),
                         Err(e) => e,
                     },
@@ -508,15 +512,15 @@ impl AppState {
                 GameStatus::Abandoned => Err(GameError::Abandoned.into()),
                 GameStatus::Active | GameStatus::Paused => Err(GameError::NotFinished.into()),
             },
-            Found::Stored(record) => match record.status.as_str() {
-                "completed" => {
+            Found::Stored(record) => match record.status {
+                RecordStatus::Finished(FinalStatus::Completed) => {
                     let mut result = stored_result(&record)?;
                     result.rank = self.rank_of_record(&record).await;
                     Ok(result)
                 }
-                "expired" => Err(GameError::Expired.into()),
-                "abandoned" => Err(GameError::Abandoned.into()),
-                _ => Err(AppError::GameNotFound),
+                RecordStatus::Finished(FinalStatus::Expired) => Err(GameError::Expired.into()),
+                RecordStatus::Finished(FinalStatus::Abandoned) => Err(GameError::Abandoned.into()),
+                RecordStatus::Active => Err(AppError::GameNotFound),
             },
         }
     }
@@ -542,10 +546,7 @@ impl AppState {
         let finished_at = game.finished_at.unwrap_or_else(|| self.clock.now_ms());
         let result = GameResult::of(game);
         let mut record = finished_record(game, status, finished_at);
-        record.result = result
-            .as_ref()
-            .map(|r| serde_json::to_string(r).map_err(|e| AppError::Internal(e.to_string())))
-            .transpose()?;
+        record.result = result_record(game);
         let newly = self.db(self.store.finish_game(&record)).await?;
         if newly {
             let d = game.difficulty.as_str();
@@ -617,9 +618,8 @@ impl AppState {
     }
 
     async fn rank_of_record(&self, record: &GameRecord) -> Option<RankView> {
-        let difficulty = record.difficulty.parse().ok()?;
         self.rank_on(
-            Self::result_board(difficulty, record.daily.as_deref()),
+            Self::result_board(record.difficulty, record.daily.as_deref()),
             record.player_id,
         )
         .await
@@ -689,7 +689,16 @@ fn finished_record(game: &Game, status: FinalStatus, finished_at: i64) -> Finish
     }
 }
 
+/// The API's view of a completed game's stored result.
 pub fn stored_result(record: &GameRecord) -> Result<GameResult, AppError> {
-    let json = record.result.as_deref().ok_or(AppError::GameNotFound)?;
-    serde_json::from_str(json).map_err(|e| AppError::Internal(format!("stored result: {e}")))
+    let result = record.result.as_ref().ok_or(AppError::GameNotFound)?;
+    Ok(GameResult::view(
+        ResultOwner {
+            game_id: record.id,
+            username: &record.username,
+            difficulty: record.difficulty,
+            daily: record.daily.as_deref(),
+        },
+        result,
+    ))
 }

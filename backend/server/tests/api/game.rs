@@ -377,7 +377,10 @@ async fn the_sweep_expires_games_nobody_touches() {
             .await
             .expect("store")
             .expect("game");
-        assert_eq!(record.status, "expired");
+        assert_eq!(
+            record.status,
+            humor_store::RecordStatus::Finished(humor_store::FinalStatus::Expired)
+        );
         let r = app.flip(&id, "AAAAAAAAAAAA", &token).await;
         assert_eq!(r.code(), "game_expired");
     })

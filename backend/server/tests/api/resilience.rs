@@ -634,7 +634,7 @@ async fn a_start_dealt_but_never_recorded_is_recorded_by_its_retry() {
         let stored = app.state.store.game(game.id).await.expect("db");
         assert_eq!(
             stored.map(|g| g.status),
-            Some("active".to_string()),
+            Some(humor_store::RecordStatus::Active),
             "the retry records the game it answers"
         );
         let last = app.play_perfect(&id, &token).await;
