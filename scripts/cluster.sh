@@ -104,23 +104,31 @@ ensure_namespace() {
   fi
 }
 
+# `kubectl rollout status` rather than the guide's `kubectl wait -l ...`: right after an apply the Deployment exists
+# but may have no pod yet, and `kubectl wait` then fails at once with "no matching resources found".
+rolled_out() {
+  local ns=$1 deployment
+  shift
+  for deployment in "$@"; do
+    kubectl rollout status "deployment/$deployment" -n "$ns" --timeout="$WAIT"
+  done
+}
+
 install_addons() {
   say "ingress-nginx $INGRESS_NGINX_VERSION"
   kubectl apply -f "$INGRESS_NGINX_URL"
-  kubectl wait --namespace ingress-nginx --for=condition=ready pod \
-    --selector=app.kubernetes.io/component=controller --timeout="$WAIT"
+  rolled_out ingress-nginx ingress-nginx-controller
   say "cert-manager $CERT_MANAGER_VERSION"
   kubectl apply -f "$CERT_MANAGER_URL"
-  kubectl wait --for=condition=ready pod -l app=cert-manager -n cert-manager --timeout="$WAIT"
+  rolled_out cert-manager cert-manager cert-manager-webhook cert-manager-cainjector
   say "Argo CD $ARGOCD_VERSION"
   ensure_namespace argocd
   kubectl apply -n argocd --server-side --force-conflicts -f "$ARGOCD_URL"
-  kubectl wait --for=condition=ready pod -l app.kubernetes.io/name=argocd-server -n argocd --timeout="$WAIT"
+  rolled_out argocd argocd-server argocd-repo-server
   say "monitoring (k8s/monitoring.yaml)"
   kubectl apply -f "$root/k8s/prometheus-rbac.yaml"
   kubectl apply -f "$root/k8s/monitoring.yaml"
-  kubectl wait --for=condition=ready pod -l app=prometheus -n monitoring --timeout="$WAIT"
-  kubectl wait --for=condition=ready pod -l app=grafana -n monitoring --timeout="$WAIT"
+  rolled_out monitoring prometheus grafana
 }
 
 deploy_dev() {
@@ -132,10 +140,7 @@ deploy_dev() {
     "$root/scripts/create-secrets.sh" -n "$APP_NAMESPACE" --generate
   fi
   kubectl apply -k "$root/gitops/environments/dev"
-  local deployment
-  for deployment in postgres redis backend frontend; do
-    kubectl rollout status "deployment/$deployment" -n "$APP_NAMESPACE" --timeout="$WAIT"
-  done
+  rolled_out "$APP_NAMESPACE" postgres redis backend frontend
 }
 
 up() {

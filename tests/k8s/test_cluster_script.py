@@ -59,28 +59,27 @@ def everything_exists(tools):
     tools.answer("kubectl", r"^get namespace (\S+)", stdout="namespace/exists\n")
 
 
+def rolled_out(ns, *deployments):
+    return [("kubectl", ["rollout", "status", f"deployment/{d}", "-n", ns, "--timeout=300s"]) for d in deployments]
+
+
 def addons_and_dev(repo):
-    wait = "--timeout=300s"
     return [
         ("kubectl", ["apply", "-f", INGRESS]),
-        ("kubectl", ["wait", "--namespace", "ingress-nginx", "--for=condition=ready", "pod",
-                     "--selector=app.kubernetes.io/component=controller", wait]),
+        *rolled_out("ingress-nginx", "ingress-nginx-controller"),
         ("kubectl", ["apply", "-f", CERT_MANAGER]),
-        ("kubectl", ["wait", "--for=condition=ready", "pod", "-l", "app=cert-manager", "-n", "cert-manager", wait]),
+        *rolled_out("cert-manager", "cert-manager", "cert-manager-webhook", "cert-manager-cainjector"),
         ("kubectl", ["get", "namespace", "argocd"]),
         "create argocd",
         ("kubectl", ["apply", "-n", "argocd", "--server-side", "--force-conflicts", "-f", ARGOCD]),
-        ("kubectl", ["wait", "--for=condition=ready", "pod", "-l", "app.kubernetes.io/name=argocd-server", "-n",
-                     "argocd", wait]),
+        *rolled_out("argocd", "argocd-server", "argocd-repo-server"),
         ("kubectl", ["apply", "-f", f"{repo}/k8s/prometheus-rbac.yaml"]),
         ("kubectl", ["apply", "-f", f"{repo}/k8s/monitoring.yaml"]),
-        ("kubectl", ["wait", "--for=condition=ready", "pod", "-l", "app=prometheus", "-n", "monitoring", wait]),
-        ("kubectl", ["wait", "--for=condition=ready", "pod", "-l", "app=grafana", "-n", "monitoring", wait]),
+        *rolled_out("monitoring", "prometheus", "grafana"),
         ("kubectl", ["get", "namespace", "humor-game"]),
         "create humor-game",
         ("kubectl", ["apply", "-k", f"{repo}/gitops/environments/dev"]),
-        *[("kubectl", ["rollout", "status", f"deployment/{d}", "-n", "humor-game", wait])
-          for d in ("postgres", "redis", "backend", "frontend")],
+        *rolled_out("humor-game", "postgres", "redis", "backend", "frontend"),
     ]
 
 
