@@ -6,6 +6,7 @@
 #
 #   REPO_URL        what Argo CD clones: https://github.com/you/humor-memory-game.git or git@host:you/repo.git
 #                   (every Application's repoURL and both AppProjects' sourceRepos)
+#                   (http://... too, for a git server on your own network)
 #   --revision      the branch (or tag) the Applications follow (default: leave as is, main)
 #   --acme-email    your address for Let's Encrypt (k8s/cluster-issuer.yaml); it refuses example.com
 #   --prod-host     the public host of prod (gitops/environments/prod and k8s/ingress-prod.yaml)
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 die() { echo "gitops-init: $*" >&2; exit 1; }
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 apps_dir=$root/gitops/applications
@@ -40,7 +41,7 @@ done
 [ -n "$url" ] || { usage >&2; exit 2; }
 
 # Validate everything before touching any file, so a typo never leaves a half-edited tree.
-[[ $url =~ ^(https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/-]+|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/-]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+)$ ]] \
+[[ $url =~ ^(https?://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/-]+|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/-]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+)$ ]] \
   || die "'$url' does not look like a git URL (https://host/owner/repo.git or git@host:owner/repo.git)"
 case $url in *your-org*) die "'$url' is the placeholder; give your fork's URL" ;; esac
 if [ -n "$revision" ]; then

@@ -52,8 +52,8 @@ export PATH="$work/venv/bin:$PATH"
 echo "pip: $(( $(date +%s) - t0 ))s"
 
 echo "== shellcheck"
-shellcheck gitops/promote.sh scripts/create-secrets.sh scripts/gitops-init.sh scripts/production-test.sh \
-  scripts/backup/*.sh
+shellcheck gitops/promote.sh scripts/create-secrets.sh scripts/gitops-init.sh scripts/production-test.sh scripts/cluster.sh \
+  scripts/backup/*.sh scripts/guide/*.sh
 shellcheck -x .ci/steps/40-kubernetes.sh
 
 echo "== the backup CronJob embeds the current scripts"

@@ -1264,6 +1264,13 @@ class Model:
         if owner is None:
             raise Fail(f"curl: (7) Failed to connect to {host} port {port}: Connection refused", 7)
         if owner.startswith("registry"):
+            tags = re.fullmatch(r"/v2/(.+)/tags/list", path)
+            if tags:
+                found = sorted(r.rsplit(":", 1)[1] for r in self.s["registry_images"]
+                               if r[len(LOCAL_REGISTRY):].rsplit(":", 1)[0] == tags.group(1))
+                if not found:
+                    return 404, json.dumps({"errors": [{"code": "NAME_UNKNOWN"}]}) + "\n"
+                return 200, json.dumps({"name": tags.group(1), "tags": found}) + "\n"
             repos = sorted({r[len(LOCAL_REGISTRY):].rsplit(":", 1)[0] for r in self.s["registry_images"]})
             return 200, json.dumps({"repositories": repos}) + "\n"
         if owner.startswith("kubectl port-forward"):
@@ -1350,6 +1357,19 @@ class Model:
             for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
                 self.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
             return f"INFO Cluster '{name}' created successfully!\n"
+        if words[:2] in (["cluster", "list"], ["registry", "list"]):
+            # `-o json`: what scripts/cluster.sh reads to know whether the cluster and the registry exist.
+            if words[0] == "cluster":
+                names = [self.s["cluster"]["name"]] if self.s["cluster"] else []
+            else:
+                names = [n for n, c in self.s["containers"].items() if c.get("k3d")]
+            return json.dumps([{"name": n} for n in names]) + "\n"
+        if words[:2] == ["registry", "delete"]:
+            container = self.s["containers"].pop(words[2], None)
+            if not container:
+                raise Fail(f"FATA No nodes found for given role 'registry' and name '{words[2]}'")
+            self.s["ports"].pop(str(container["port"]), None)
+            return f"INFO Successfully deleted registry {words[2]}\n"
         if words[:2] == ["cluster", "delete"]:
             if self.s["cluster"]:
                 for port in self.s["cluster"]["ports"]:
