@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the previous release's server binary for the rollback scenario and prints its path.
+# Builds the previous release's server binary for the rollback scenario (and scripts/bench.sh's baseline) and prints its path.
 #
 # "Previous release" = the parent of the commit that added the newest PostgreSQL migration, so the rollback runs a
 # binary that really is one schema version behind (expand/contract: docs/decisions.md). The build happens in a git

@@ -6,6 +6,11 @@
 //! - `get`: one GET path as fast as possible (closed loop) or at `--rate` requests per second
 //!   (open loop: latency is measured from the scheduled send time, so a stalled server cannot hide
 //!   its queueing delay — no coordinated omission).
+//!
+//! With `--cpu NAME=PID` (repeatable) it also reads the CPU time those processes spent over the
+//! measured seconds and reports it per game and per request (see `cpu`).
+
+mod cpu;
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
@@ -57,11 +62,20 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// A process whose CPU time over the measured seconds is reported, as NAME=PID (repeatable);
+    /// its children count with it (a PostgreSQL postmaster stands for its cluster).
+    #[arg(long = "cpu", value_name = "NAME=PID")]
+    cpu: Vec<cpu::Watched>,
+    /// Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`).
+    #[arg(long, default_value_t = 100)]
+    clock_ticks: u64,
 }
 
 #[derive(Default)]
 struct Stats {
     latencies_us: Mutex<Vec<u64>>,
+    /// Every request sent, the warm-up's included (to divide server-side counters by).
+    requests_sent: AtomicU64,
     requests: AtomicU64,
     errors: AtomicU64,
     games: AtomicU64,
@@ -69,6 +83,7 @@ struct Stats {
 
 impl Stats {
     fn record(&self, since: Instant, ok: bool, counting: bool) {
+        self.requests_sent.fetch_add(1, Ordering::Relaxed);
         if !counting {
             return;
         }
@@ -302,6 +317,17 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(10))
         .build()?;
+    // CPU of the watched processes from the end of the warm-up to the end of the measured seconds.
+    let cpu_window = (!args.cpu.is_empty()).then(|| {
+        let watched = args.cpu.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            let before = cpu::sample(&watched)?;
+            tokio::time::sleep_until(end.into()).await;
+            let after = cpu::sample(&watched)?;
+            anyhow::Ok((before, after))
+        })
+    });
     let mut tasks = Vec::new();
     // Open loop: each worker owns every `concurrency`-th slot of one global schedule.
     let interval =
@@ -375,6 +401,22 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_default();
     lat.sort_unstable();
     let requests = stats.requests.load(Ordering::Relaxed);
+    let games = stats.games.load(Ordering::Relaxed);
+    let cpu = match cpu_window {
+        Some(window) => {
+            let (before, after) = window.await.context("CPU sampler")??;
+            cpu::report(
+                &args.cpu,
+                &before,
+                &after,
+                args.clock_ticks,
+                elapsed,
+                games,
+                requests,
+            )
+        }
+        None => Value::Null,
+    };
     let out = json!({
         "mode": format!("{:?}", args.mode).to_lowercase(),
         "url": args.url,
@@ -383,16 +425,18 @@ async fn main() -> anyhow::Result<()> {
         "rate": args.rate,
         "seconds": elapsed,
         "requests": requests,
+        "requests_sent": stats.requests_sent.load(Ordering::Relaxed),
         "errors": stats.errors.load(Ordering::Relaxed),
         "requests_per_second": requests as f64 / elapsed,
-        "games": stats.games.load(Ordering::Relaxed),
-        "games_per_second": stats.games.load(Ordering::Relaxed) as f64 / elapsed,
+        "games": games,
+        "games_per_second": games as f64 / elapsed,
         "latency_ms": {
             "p50": percentile(&lat, 0.50),
             "p90": percentile(&lat, 0.90),
             "p99": percentile(&lat, 0.99),
             "max": percentile(&lat, 1.0),
-        }
+        },
+        "cpu": cpu,
     });
     if args.json {
         println!("{out}");
@@ -407,6 +451,16 @@ async fn main() -> anyhow::Result<()> {
             out["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
             out["errors"]
         );
+        for w in &args.cpu {
+            let c = &out["cpu"][&w.name];
+            println!(
+                "  {}: {:.0} ms CPU, {:.2} ms per game, {:.0} µs per request",
+                w.name,
+                c["cpu_ms"].as_f64().unwrap_or(0.0),
+                c["cpu_ms_per_game"].as_f64().unwrap_or(0.0),
+                c["cpu_us_per_request"].as_f64().unwrap_or(0.0)
+            );
+        }
     }
     Ok(())
 }
