@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Step 60 (issue 7): proven under fire. Builds the previous release (the parent of the newest migration's commit)
+# Step 60: proven under fire. Builds the previous release (the parent of the newest migration's commit)
 # for the rollback, then runs
 #   1. tests/reliability: the game engine's rules as a random walk through the API, and deterministic
 #      reproductions of what the scenarios found (a crash between a move and its idempotent answer, retries after
