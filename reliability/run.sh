@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability scenarios of issue 7 (docs/reliability.md), one entry point. Exits non-zero when any
+# The reliability scenarios (docs/reliability.md), one entry point. Exits non-zero when any
 # expectation fails.
 #
 # usage: reliability/run.sh SCENARIO... [--quick]

@@ -86,6 +86,9 @@ pub fn base_config(dir: &std::path::Path) -> Config {
     let mut config = Config::for_sqlite(&dir.join("game.sqlite").display().to_string());
     config.drain_delay = Duration::from_millis(200);
     config.shutdown_timeout = Duration::from_secs(5);
+    // Generous: dozens of tests share two cores and one PostgreSQL, so a connection can take seconds to open.
+    // The tests of the timeout itself set their own.
+    config.dependency_timeout = Duration::from_secs(15);
     config.rate_limit_max = 100_000;
     config.cors_origins = vec!["http://localhost:3000".into()];
     config
