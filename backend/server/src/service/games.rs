@@ -6,12 +6,13 @@ use super::{AppError, Auth, FieldError};
 use crate::clock::utc_date;
 use crate::live::Versioned;
 use crate::state::AppState;
-use crate::views::{result_record, DifficultyView, GameResult, PlayerView, RankView, ResultOwner};
+use crate::views::{result_record, DifficultyView, GameResult, PlayerView, RankView};
 use humor_game::daily::format_date;
 use humor_game::game::NewGame;
 use humor_game::{
     deck, AppliedOp, DailyChallenge, Difficulty, FlipOutcome, Game, GameError, GameStatus, Username,
 };
+use humor_store::ResultOwner;
 use humor_store::{
     Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, RecordStatus,
     StoreError,
