@@ -371,7 +371,8 @@ async fn a_request_caught_by_a_redis_partition_answers_within_one_dependency_tim
     let proxy = CutProxy::to(host_port(&redis)).await;
     let url = format!("redis://{}/", proxy.addr);
     let app = spawn_with(Backend::Postgres, &|c| {
-        c.redis_url = Some(Secret::new(url.clone()))
+        c.redis_url = Some(Secret::new(url.clone()));
+        c.dependency_timeout = Duration::from_secs(1);
     })
     .await;
     let (id, token, _) = app.start("partitioned", "easy").await;
