@@ -158,7 +158,11 @@ fn finished(
         time_ms,
         pauses: 1,
         finished_at_ms: at,
-        result: Some(result_of(score)),
+        // A result completes when its game finishes.
+        result: Some(ResultRecord {
+            completed_at_ms: at,
+            ..result_of(score)
+        }),
     }
 }
 
@@ -383,7 +387,7 @@ async fn finishing_a_game_is_recorded_once() {
             (rec.status, rec.score, rec.time_ms),
             (RecordStatus::Finished(FinalStatus::Completed), 200, 60_000)
         );
-        assert_eq!(rec.result, Some(result_of(200)));
+        assert_eq!(rec.result, g.result);
         let player = store
             .player_by_id(p.id)
             .await
