@@ -350,6 +350,10 @@ class Backend:
         self.proc.signal(signal.SIGKILL)
         self.exit_code = self.proc.wait(10)
 
+    def hang(self) -> None:
+        """The process stops answering (SIGSTOP) but keeps its connections: what requests sent to it meet."""
+        self.proc.signal(signal.SIGSTOP)
+
     def close(self) -> None:
         self.proc.stop(40)
 

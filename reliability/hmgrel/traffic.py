@@ -100,11 +100,17 @@ class Recorder:
         self.games: list[GameRun] = []
         self.marks: list[tuple[float, str]] = []
         self.t_origin = time.monotonic()
+        self.in_flight: dict[str, float] = {}  # request id -> when it was sent, until its answer arrives
 
     def mark(self, label: str) -> float:
         t = time.monotonic()
         self.marks.append((t, label))
         return t
+
+    def waiting_longer_than(self, seconds: float) -> int:
+        """How many requests have been waiting for their answer for more than `seconds`."""
+        cutoff = time.monotonic() - seconds
+        return sum(1 for t0 in list(self.in_flight.values()) if t0 < cutoff)
 
     def between(self, t0: float, t1: float, kinds: set[str] | None = None) -> list[Attempt]:
         return [a for a in self.attempts if t0 <= a.t0 < t1 and (kinds is None or a.kind in kinds)]
@@ -164,6 +170,7 @@ class Http:
             h.update(headers)
         t0 = scheduled if scheduled is not None else time.monotonic()
         status, data, code, hdrs, shaped = 0, None, "", {}, True
+        self.rec.in_flight[rid] = time.monotonic()
         try:
             assert self.session is not None
             async with self.session.request(method, self.base + path, json=body, headers=h) as r:
@@ -181,6 +188,8 @@ class Http:
             code = "client_timeout"
         except aiohttp.ClientError as e:
             code = type(e).__name__
+        finally:
+            self.rec.in_flight.pop(rid, None)
         t1 = time.monotonic()
         failed_http = status and not (200 <= status < 300)
         self.rec.attempts.append(Attempt(t0, t1, kind, status, code, hdrs.get("idempotent-replayed") == "true",
