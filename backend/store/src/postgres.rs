@@ -291,7 +291,7 @@ impl Store for PgStore {
         };
         tokio::time::timeout(self.acquire_timeout, attempt)
             .await
-            .map_err(|_| StoreError::Unavailable("timed out connecting".into()))?
+            .map_err(|_| StoreError::unavailable("timed out connecting"))?
     }
 
     async fn setting_get_or_init(&self, key: &str, init: &str) -> Result<String> {

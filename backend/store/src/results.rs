@@ -167,7 +167,10 @@ impl ResultRecord {
             rank: None,
             completed_at: iso(self.completed_at_ms),
         };
-        serde_json::to_string(&document).map_err(|e| StoreError::Other(format!("result: {e}")))
+        serde_json::to_string(&document).map_err(|source| StoreError::Encode {
+            what: "a result",
+            source,
+        })
     }
 
     /// Reads any stored form. `finished_at_ms` is the row's end time (the first form keeps the

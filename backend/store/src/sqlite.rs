@@ -72,8 +72,8 @@ where
         let out = match (commit, self.out) {
             (_, Some(Err(e))) => Err(e),
             (Ok(()), Some(Ok(v))) => Ok(v),
-            (Err(e), Some(Ok(_))) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
-            (_, None) => Err(StoreError::Unavailable("the write did not run".into())),
+            (Err(e), Some(Ok(_))) => Err(StoreError::unavailable(format!("commit failed: {e}"))),
+            (_, None) => Err(StoreError::unavailable("the write did not run")),
         };
         let _ = self.reply.send(out);
     }
@@ -279,10 +279,10 @@ impl SqliteStore {
         self.jobs
             .send(Box::new(job))
             .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+            .map_err(|_| StoreError::unavailable("the SQLite writer has stopped"))?;
         answer
             .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+            .map_err(|_| StoreError::unavailable("the SQLite writer has stopped"))?
     }
 }
 

@@ -367,7 +367,7 @@ fn stored_view(r: &humor_store::GameRecord) -> Result<GameView, AppError> {
     let rules = r.difficulty.rules();
     let count = |name: &str, value: i64| {
         u32::try_from(value)
-            .map_err(|_| AppError::Internal(format!("game {}: stored {name} {value}", r.id)))
+            .map_err(|_| AppError::Internal(format!("game {}: stored {name} {value}", r.id).into()))
     };
     Ok(GameView {
         game_id: r.id,

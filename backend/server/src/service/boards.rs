@@ -335,8 +335,7 @@ impl AppState {
                 last_updated: iso(self.clock.now_ms()),
             },
         };
-        let json =
-            serde_json::to_string(&response).map_err(|e| AppError::Internal(e.to_string()))?;
+        let json = serde_json::to_string(&response).map_err(|e| AppError::Internal(Box::new(e)))?;
         if let Some(g) = generation {
             let _ = self
                 .live(self.live.cache_put(g, &cache_key, &json, CACHE_TTL))

@@ -56,15 +56,16 @@ pub enum AppError {
     Starting,
     #[error("too many concurrent changes to this game")]
     Busy,
+    /// A fault of ours: logged with its cause, answered as a plain 500.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => AppError::Unavailable("database"),
-            other => AppError::Internal(other.to_string()),
+            e if e.is_unavailable() => AppError::Unavailable("database"),
+            other => AppError::Internal(Box::new(other)),
         }
     }
 }
@@ -73,7 +74,7 @@ impl From<LiveError> for AppError {
     fn from(e: LiveError) -> Self {
         match e {
             LiveError::Unavailable(_) => AppError::Unavailable("redis"),
-            LiveError::Corrupt(m) => AppError::Internal(m),
+            corrupt @ LiveError::Corrupt(_) => AppError::Internal(Box::new(corrupt)),
         }
     }
 }
