@@ -28,7 +28,7 @@ async fn board(
 ) -> Result<Response, ApiError> {
     let LeaderboardQuery { board, limit } = params.try_into().map_err(ApiError::validation)?;
     Ok(public_raw(
-        state.leaderboard_json(&board, limit, fresh).await?,
+        state.boards.leaderboard_json(&board, limit, fresh).await?,
     ))
 }
 
@@ -70,14 +70,17 @@ pub async fn rank(
         .try_into()
         .map_err(ApiError::validation)?;
     Ok(public(
-        &state.rank_of(username.as_str(), &board, context).await?,
+        &state
+            .boards
+            .rank_of(username.as_str(), &board, context)
+            .await?,
     ))
 }
 
 #[utoipa::path(get, path = "/api/leaderboard/stats", tag = "leaderboard",
     responses((status = 200, description = "Totals per difficulty and records", body = StatsResponse)))]
 pub async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(public(&state.statistics().await?))
+    Ok(public(&state.boards.statistics().await?))
 }
 
 #[utoipa::path(get, path = "/api/scores", tag = "scores", params(LimitParams),
@@ -88,7 +91,7 @@ pub async fn scores(
     QueryParams(params): QueryParams<LimitParams>,
 ) -> Result<Response, ApiError> {
     let ScoresQuery { limit } = params.try_into().map_err(ApiError::validation)?;
-    Ok(public(&state.scores(limit).await?))
+    Ok(public(&state.boards.scores(limit).await?))
 }
 
 #[utoipa::path(get, path = "/api/scores/{username}", tag = "scores",
@@ -111,6 +114,7 @@ pub async fn player_scores(
     Ok(private(
         StatusCode::OK,
         &state
+            .boards
             .player_scores(username.as_str(), limit, offset)
             .await?,
     ))
@@ -135,7 +139,10 @@ pub async fn claim(
     JsonBody(body): JsonBody<ClaimRequest>,
 ) -> Result<Response, ApiError> {
     let ClaimCommand { username } = body.try_into().map_err(ApiError::validation)?;
-    let player = state.claim_username(&username, auth, op_id(&op)).await?;
+    let player = state
+        .players
+        .claim_username(&username, auth, op_id(&op))
+        .await?;
     let status = if player.is_new {
         StatusCode::CREATED
     } else {

@@ -269,7 +269,7 @@ pub async fn daily_challenge(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Response, ApiError> {
-    let info = state.daily_challenge(auth).await?;
+    let info = state.games.daily_challenge(auth).await?;
     let c = &info.challenge;
     let r = c.difficulty.rules();
     let body = DailyResponse {
@@ -310,7 +310,7 @@ pub async fn start(
     JsonBody(body): JsonBody<StartRequest>,
 ) -> Result<Response, ApiError> {
     let command = StartCommand::try_from(body).map_err(ApiError::validation)?;
-    let (game, player, was_replayed) = state.start_game(command, auth, op_id(&op)).await?;
+    let (game, player, was_replayed) = state.games.start_game(command, auth, op_id(&op)).await?;
     let now = state.clock.now_ms();
     Ok(replayed(
         was_replayed,
@@ -339,7 +339,7 @@ pub async fn get_game(
 ) -> Result<Response, ApiError> {
     let id = parse_game_id(&game_id)?;
     let now = state.clock.now_ms();
-    let (game, result) = match state.find_game(id, auth).await? {
+    let (game, result) = match state.games.find_game(id, auth).await? {
         Found::Live(game) => {
             let result = GameResult::of(&game);
             (GameView::of(&game, now), result)
@@ -412,7 +412,7 @@ pub async fn flip(
 ) -> Result<Response, ApiError> {
     let id = parse_game_id(&game_id)?;
     let FlipCommand { card_id } = body.try_into().map_err(ApiError::validation)?;
-    let flipped = state.flip(id, &card_id, auth, op_id(&op)).await?;
+    let flipped = state.games.flip(id, &card_id, auth, op_id(&op)).await?;
     let (game, result) = (&flipped.game, flipped.result.clone());
     let outcome = flipped
         .outcomes
@@ -459,6 +459,7 @@ pub async fn match_pair(
         second,
     } = body.try_into().map_err(ApiError::validation)?;
     let flipped = state
+        .games
         .match_pair(game_id, &first, &second, auth, op_id(&op))
         .await?;
     let (game, result, was_replayed) = (flipped.game, flipped.result, flipped.replayed);
@@ -549,6 +550,7 @@ pub async fn pause(
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (game, was_replayed) = state
+        .games
         .pause(parse_game_id(&game_id)?, auth, op_id(&op))
         .await?;
     Ok(replayed(was_replayed, game_only(&state, game).await))
@@ -568,6 +570,7 @@ pub async fn resume(
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (game, was_replayed) = state
+        .games
         .resume(parse_game_id(&game_id)?, auth, op_id(&op))
         .await?;
     Ok(replayed(was_replayed, game_only(&state, game).await))
@@ -587,6 +590,7 @@ pub async fn abandon(
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (game, was_replayed) = state
+        .games
         .abandon(parse_game_id(&game_id)?, auth, op_id(&op))
         .await?;
     Ok(replayed(was_replayed, game_only(&state, game).await))
@@ -605,7 +609,7 @@ pub async fn complete(
     JsonBody(body): JsonBody<CompleteRequest>,
 ) -> Result<Response, ApiError> {
     let CompleteCommand { game_id } = body.try_into().map_err(ApiError::validation)?;
-    let result = state.complete(game_id, auth).await?;
+    let result = state.games.complete(game_id, auth).await?;
     Ok(private(
         StatusCode::OK,
         &CompleteResponse {

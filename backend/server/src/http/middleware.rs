@@ -160,7 +160,7 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     let now = state.clock.now_ms();
     // Fail open: a Redis problem must not turn into refusing every player (and a Redis known to
     // be down is not even asked, so requests do not wait for its timeout).
-    let decision = if state.redis_known_down() {
+    let decision = if state.live_calls.known_down() {
         None
     } else {
         let hit = state.live.rate_hit(
@@ -169,7 +169,7 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
             state.config.rate_limit_max,
             now,
         );
-        state.live(hit).await.ok()
+        state.live_calls.call(hit).await.ok()
     };
     if let Some(d) = decision.filter(|d| !d.allowed) {
         metrics::counter!("rate_limited_requests_total").increment(1);
@@ -278,12 +278,13 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     // Handlers that change a game record this id in it, so a retry after a lost answer (even one
     // lost with its replica) is answered instead of applied twice.
     req.extensions_mut().insert(OpId(store_key.clone()));
-    if state.redis_known_down() {
+    if state.live_calls.known_down() {
         // The request itself will answer a fast 503; nothing can be recorded now.
         return next.run(req).await;
     }
     let begin = state
-        .live(
+        .live_calls
+        .call(
             state
                 .live
                 .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LEASE),
@@ -359,7 +360,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         match serde_json::to_string(&stored) {
             Ok(json) => {
                 state
-                    .live(state.live.idempotency_store(
+                    .live_calls
+                    .call(state.live.idempotency_store(
                         &store_key,
                         &fingerprint,
                         &json,
@@ -367,10 +369,18 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                     ))
                     .await
             }
-            Err(_) => state.live(state.live.idempotency_release(&store_key)).await,
+            Err(_) => {
+                state
+                    .live_calls
+                    .call(state.live.idempotency_release(&store_key))
+                    .await
+            }
         }
     } else {
-        state.live(state.live.idempotency_release(&store_key)).await
+        state
+            .live_calls
+            .call(state.live.idempotency_release(&store_key))
+            .await
     };
     if let Err(e) = outcome {
         // The move itself is recorded with the game, so a retry is still answered, not re-applied.

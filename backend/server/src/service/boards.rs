@@ -1,14 +1,14 @@
 //! Leaderboards and statistics, read from the durable store through a short-lived cache that
 //! every completion invalidates.
 
-use super::AppError;
-use crate::clock::iso;
-use crate::state::AppState;
+use super::{AppError, GuardedLive, GuardedStore};
+use crate::clock::{iso, Clock};
 use crate::views::{seconds_label, DifficultyView, StatusView};
 use humor_game::daily::parse_date;
 use humor_game::Difficulty;
 use humor_store::{month_period, week_period, Board, BoardKind, BoardRow, ScoreRow};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -246,7 +246,19 @@ fn row_view(r: BoardRow) -> LeaderboardRow {
     }
 }
 
-impl AppState {
+/// Leaderboards and statistics: reads the store, caches in the live state.
+#[derive(Clone)]
+pub struct Boards {
+    db: GuardedStore,
+    cache: GuardedLive,
+    clock: Arc<dyn Clock>,
+}
+
+impl Boards {
+    pub fn new(db: GuardedStore, cache: GuardedLive, clock: Arc<dyn Clock>) -> Boards {
+        Boards { db, cache, clock }
+    }
+
     /// The board a query names at `now`, with its period label.
     pub fn board_for(&self, q: &BoardQuery) -> Result<(Board, Option<String>), AppError> {
         let now = self.clock.now_ms();
@@ -303,15 +315,22 @@ impl AppState {
         let generation = if fresh {
             None
         } else {
-            match self.live(self.live.cache_get(&cache_key)).await {
+            match self
+                .cache
+                .call(self.cache.state.cache_get(&cache_key))
+                .await
+            {
                 Ok((_, Some(hit))) => return Ok(hit),
                 Ok((g, None)) => Some(g),
                 // The cache is an optimisation: read through when it is down.
                 Err(_) => None,
             }
         };
-        let rows = self.db(self.store.leaderboard(&board, limit)).await?;
-        let total = self.db(self.store.board_size(&board)).await?;
+        let rows = self
+            .db
+            .call(self.db.store.leaderboard(&board, limit))
+            .await?;
+        let total = self.db.call(self.db.store.board_size(&board)).await?;
         let response = LeaderboardResponse {
             success: true,
             leaderboard: rows.into_iter().map(row_view).collect(),
@@ -339,7 +358,8 @@ impl AppState {
             serde_json::to_string(&response).map_err(|e| AppError::Internal(e.to_string()))?;
         if let Some(g) = generation {
             let _ = self
-                .live(self.live.cache_put(g, &cache_key, &json, CACHE_TTL))
+                .cache
+                .call(self.cache.state.cache_put(g, &cache_key, &json, CACHE_TTL))
                 .await;
         }
         Ok(json)
@@ -352,17 +372,24 @@ impl AppState {
         context: i64,
     ) -> Result<RankResponse, AppError> {
         let player = self
-            .db(self.store.player_by_name(username))
+            .db
+            .call(self.db.store.player_by_name(username))
             .await?
             .ok_or(AppError::PlayerNotFound)?;
         let (board, _) = self.board_for(q)?;
         let row = self
-            .db(self.store.rank(&board, player.id))
+            .db
+            .call(self.db.store.rank(&board, player.id))
             .await?
             .ok_or(AppError::NotRanked)?;
-        let total = self.db(self.store.board_size(&board)).await?.max(row.rank);
+        let total = self
+            .db
+            .call(self.db.store.board_size(&board))
+            .await?
+            .max(row.rank);
         let around = self
-            .db(self.store.leaderboard_around(&board, &row, context))
+            .db
+            .call(self.db.store.leaderboard_around(&board, &row, context))
             .await?;
         Ok(RankResponse {
             success: true,
@@ -379,7 +406,7 @@ impl AppState {
     }
 
     pub async fn statistics(&self) -> Result<StatsResponse, AppError> {
-        let s = self.db(self.store.stats()).await?;
+        let s = self.db.call(self.db.store.stats()).await?;
         let mut overall = OverallStats {
             total_players: s.players,
             total_games: 0,
@@ -432,8 +459,8 @@ impl AppState {
     }
 
     pub async fn scores(&self, limit: i64) -> Result<ScoresResponse, AppError> {
-        let recent = self.db(self.store.recent_scores(limit)).await?;
-        let top = self.db(self.store.top_scores(limit)).await?;
+        let recent = self.db.call(self.db.store.recent_scores(limit)).await?;
+        let top = self.db.call(self.db.store.top_scores(limit)).await?;
         Ok(ScoresResponse {
             success: true,
             recent: recent.into_iter().map(Into::into).collect(),
@@ -448,16 +475,21 @@ impl AppState {
         offset: i64,
     ) -> Result<PlayerScoresResponse, AppError> {
         let p = self
-            .db(self.store.player_by_name(username))
+            .db
+            .call(self.db.store.player_by_name(username))
             .await?
             .ok_or(AppError::PlayerNotFound)?;
-        let (games, total) = self.db(self.store.history(p.id, limit, offset)).await?;
+        let (games, total) = self
+            .db
+            .call(self.db.store.history(p.id, limit, offset))
+            .await?;
         let global = Board {
             kind: BoardKind::All,
             difficulty: None,
         };
         let global_rank = self
-            .db(self.store.rank(&global, p.id))
+            .db
+            .call(self.db.store.rank(&global, p.id))
             .await?
             .map(|r| r.rank);
         Ok(PlayerScoresResponse {

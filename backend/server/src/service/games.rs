@@ -2,10 +2,11 @@
 //! (compare-and-set per game); a game's end is written to the durable store before the API
 //! acknowledges it, and the expiry sweep settles whatever a crash or outage left behind.
 
-use super::{AppError, Auth, FieldError};
-use crate::clock::utc_date;
+use super::{
+    AppError, Auth, FieldError, GuardedLive, GuardedStore, Players, RandomSource, SigningKeys,
+};
+use crate::clock::{utc_date, Clock};
 use crate::live::Versioned;
-use crate::state::AppState;
 use crate::views::{result_record, DifficultyView, GameResult, PlayerView, RankView, ResultOwner};
 use humor_game::daily::format_date;
 use humor_game::game::NewGame;
@@ -16,6 +17,7 @@ use humor_store::{
     Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, RecordStatus,
     StoreError,
 };
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -52,15 +54,60 @@ pub struct DailyInfo {
     pub played: Option<bool>,
 }
 
-impl AppState {
+/// Playing: needs the store, the live state, the clock, the signing key (daily seeds, tokens),
+/// the players (a start claims a name) and the randomness of the deal.
+#[derive(Clone)]
+pub struct Games {
+    db: GuardedStore,
+    live: GuardedLive,
+    clock: Arc<dyn Clock>,
+    keys: SigningKeys,
+    players: Players,
+    random: Arc<dyn RandomSource>,
+}
+
+/// What [`Games::new`] is built from.
+pub struct GamesParts {
+    pub db: GuardedStore,
+    pub live: GuardedLive,
+    pub clock: Arc<dyn Clock>,
+    pub keys: SigningKeys,
+    pub players: Players,
+    pub random: Arc<dyn RandomSource>,
+}
+
+impl Games {
+    pub fn new(parts: GamesParts) -> Games {
+        let GamesParts {
+            db,
+            live,
+            clock,
+            keys,
+            players,
+            random,
+        } = parts;
+        Games {
+            db,
+            live,
+            clock,
+            keys,
+            players,
+            random,
+        }
+    }
+
     pub async fn daily_challenge(&self, auth: Auth) -> Result<DailyInfo, AppError> {
-        let keys = self.keys()?;
+        let keys = self.keys.get()?;
         let now = self.clock.now_ms();
         let date = utc_date(now);
         let date_s = format_date(date);
         let challenge = DailyChallenge::for_date(date, keys.daily_seed(&date_s));
         let played = match auth {
-            Auth::Player(id) => Some(self.db(self.store.daily_started(id, &date_s)).await?),
+            Auth::Player(id) => Some(
+                self.db
+                    .call(self.db.store.daily_started(id, &date_s))
+                    .await?,
+            ),
             Auth::Anonymous => None,
         };
         let day_ms = 86_400_000;
@@ -79,7 +126,7 @@ impl AppState {
         auth: Auth,
         op_id: Option<&str>,
     ) -> Result<(Game, PlayerView, bool), AppError> {
-        let keys = self.keys()?;
+        let keys = self.keys.get()?;
         if let Some(op) = op_id {
             if let Some(found) = self.replay_start(op).await? {
                 return Ok((found.0, found.1, true));
@@ -116,20 +163,27 @@ impl AppState {
         } else {
             let difficulty = cmd.difficulty.unwrap_or(Difficulty::Easy);
             let categories = cmd.categories.unwrap_or_default();
-            let layout = deck::deal(difficulty, &categories, &mut rand::rng());
+            let layout = deck::deal(difficulty, &categories, &mut self.random.rng());
             (difficulty, layout, None)
         };
 
-        let resolved = self.resolve_player(&cmd.username, auth, op_id).await?;
+        let resolved = self
+            .players
+            .resolve_player(&cmd.username, auth, op_id)
+            .await?;
         let player = resolved.player;
         if let Some(date) = &daily {
-            if self.db(self.store.daily_started(player.id, date)).await? {
+            if self
+                .db
+                .call(self.db.store.daily_started(player.id, date))
+                .await?
+            {
                 return Err(AppError::DailyAlreadyPlayed);
             }
         }
         let game = Game::new(
             NewGame {
-                id: Uuid::new_v4(),
+                id: self.random.uuid(),
                 player_id: player.id,
                 username: player.username.clone(),
                 difficulty,
@@ -137,20 +191,22 @@ impl AppState {
                 layout,
                 now,
             },
-            &mut rand::rng(),
+            &mut self.random.rng(),
         );
         // Live state first: if the database write then fails, the live copy is unreachable (its id
         // was never answered) and the sweep removes it at its deadline, leaving no trace anywhere.
         let is_new = if resolved.view.is_new { "new" } else { "known" };
         let answer = format!("{}|{is_new}", game.id);
-        self.live(
-            self.live
-                .create_game(&game, op_id.map(|o| (o, answer.as_str()))),
-        )
-        .await?;
+        self.live
+            .call(
+                self.live
+                    .state
+                    .create_game(&game, op_id.map(|o| (o, answer.as_str()))),
+            )
+            .await?;
         if let Err(e) = self.record_start(&game).await {
             // Off the schedule at once, so it never counts as an active game.
-            let _ = self.live(self.live.settle_game(game.id)).await;
+            let _ = self.live.call(self.live.state.settle_game(game.id)).await;
             return Err(e);
         }
         Ok((game, resolved.view, false))
@@ -159,14 +215,16 @@ impl AppState {
     /// The game a start operation dealt, if it is still live, with the player's view as the first
     /// answer gave it (the token is the same signature again).
     async fn replay_start(&self, op: &str) -> Result<Option<(Game, PlayerView)>, AppError> {
-        let Some(answer) = self.live(self.live.recall_start(op)).await? else {
+        let Some(answer) = self.live.call(self.live.state.recall_start(op)).await? else {
             return Ok(None);
         };
         let (id, kind) = answer.split_once('|').unwrap_or((answer.as_str(), "known"));
         let Ok(id) = Uuid::parse_str(id) else {
             return Ok(None);
         };
-        let Some(Versioned { game, version }) = self.live(self.live.load_game(id)).await? else {
+        let Some(Versioned { game, version }) =
+            self.live.call(self.live.state.load_game(id)).await?
+        else {
             return Ok(None);
         };
         // The first attempt may have dealt the game and then failed (or died) before recording
@@ -174,12 +232,13 @@ impl AppState {
         if self.record_start(&game).await? && game.status.is_live() {
             // Back on the sweep schedule a failed start took it off (a lost race changes nothing).
             let _ = self
-                .live(self.live.save_game(&game, version, game.deadline()))
+                .live
+                .call(self.live.state.save_game(&game, version, game.deadline()))
                 .await?;
         }
         let is_new = kind == "new";
         let token = is_new
-            .then(|| self.keys().map(|k| k.sign(game.player_id)))
+            .then(|| self.keys.get().map(|k| k.sign(game.player_id)))
             .transpose()?;
         Ok(Some((
             game.clone(),
@@ -200,7 +259,7 @@ impl AppState {
             daily: game.daily.clone(),
             started_at_ms: game.started_at,
         };
-        match self.db_raw(self.store.insert_game(&record)).await {
+        match self.db.call_raw(self.db.store.insert_game(&record)).await {
             Ok(Ok(inserted)) => {
                 if inserted {
                     metrics::counter!("games_started_total", "difficulty" => game.difficulty.as_str())
@@ -232,7 +291,8 @@ impl AppState {
         replay: impl Fn(&AppliedOp) -> Option<T>,
     ) -> Result<(Game, T, bool), AppError> {
         for _ in 0..CAS_ATTEMPTS {
-            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await?
+            let Some(Versioned { version, mut game }) =
+                self.live.call(self.live.state.load_game(id)).await?
             else {
                 return Err(self.not_live(id, auth).await);
             };
@@ -262,7 +322,8 @@ impl AppState {
                 now + SETTLE_GRACE_MS
             };
             if !self
-                .live(self.live.save_game(&game, version, due_at))
+                .live
+                .call(self.live.state.save_game(&game, version, due_at))
                 .await?
             {
                 continue;
@@ -299,7 +360,7 @@ impl AppState {
             finished_at_ms: now,
             result: None,
         };
-        if self.db(self.store.finish_game(&lost)).await? {
+        if self.db.call(self.db.store.finish_game(&lost)).await? {
             metrics::counter!("games_expired_total", "difficulty" => difficulty.as_str())
                 .increment(1);
             tracing::warn!(game = %record.id, "a game's live state was lost; stored as expired");
@@ -320,7 +381,7 @@ impl AppState {
         let now = self.clock.now_ms();
         let n = tokio::time::timeout(
             Duration::from_secs(30),
-            self.store.expire_stale_games(now - bound, now),
+            self.db.store.expire_stale_games(now - bound, now),
         )
         .await
         .map_err(|_| AppError::Unavailable("database"))??;
@@ -329,7 +390,7 @@ impl AppState {
 
     /// Why a game is not in the live state (checked only for its owner).
     async fn not_live(&self, id: Uuid, auth: Auth) -> AppError {
-        match self.db(self.store.game(id)).await {
+        match self.db.call(self.db.store.game(id)).await {
             Ok(Some(record)) => {
                 if let Err(e) = auth.require(record.player_id) {
                     return e;
@@ -367,7 +428,7 @@ impl AppState {
                 id,
                 auth,
                 op_id,
-                |g, now| g.flip(card_id, now, &mut rand::rng()),
+                |g, now| g.flip(card_id, now, &mut self.random.rng()),
                 |o| vec![o.clone()],
                 |applied| match applied.flips.as_slice() {
                     [one] => Some(one.clone()),
@@ -405,8 +466,8 @@ impl AppState {
                     if g.attempt_in_progress() {
                         return Err(GameError::AttemptInProgress);
                     }
-                    let a = g.flip(first, now, &mut rand::rng())?;
-                    let b = g.flip(second, now, &mut rand::rng())?;
+                    let a = g.flip(first, now, &mut self.random.rng())?;
+                    let b = g.flip(second, now, &mut self.random.rng())?;
                     Ok(vec![a, b])
                 },
                 |o| o.clone(),
@@ -478,10 +539,12 @@ impl AppState {
 
     /// The game for its owner, brought up to date (an overdue game is expired on the way).
     pub async fn find_game(&self, id: Uuid, auth: Auth) -> Result<Found, AppError> {
-        let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await?
+        let Some(Versioned { version, mut game }) =
+            self.live.call(self.live.state.load_game(id)).await?
         else {
             let record = self
-                .db(self.store.game(id))
+                .db
+                .call(self.db.store.game(id))
                 .await?
                 .ok_or(AppError::GameNotFound)?;
             auth.require(record.player_id)?;
@@ -491,7 +554,12 @@ impl AppState {
         let now = self.clock.now_ms();
         if game.tick(now)
             && self
-                .live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS))
+                .live
+                .call(
+                    self.live
+                        .state
+                        .save_game(&game, version, now + SETTLE_GRACE_MS),
+                )
                 .await?
         {
             self.settle(&game).await?;
@@ -547,7 +615,7 @@ impl AppState {
         let result = GameResult::of(game);
         let mut record = finished_record(game, status, finished_at);
         record.result = result_record(game);
-        let newly = self.db(self.store.finish_game(&record)).await?;
+        let newly = self.db.call(self.db.store.finish_game(&record)).await?;
         if newly {
             let d = game.difficulty.as_str();
             match status {
@@ -557,7 +625,7 @@ impl AppState {
                         .record(f64::from(result.as_ref().map_or(0, |r| r.final_score)));
                     metrics::histogram!("game_completion_seconds", "difficulty" => d)
                         .record(record.time_ms as f64 / 1000.0);
-                    if let Err(e) = self.live(self.live.cache_invalidate()).await {
+                    if let Err(e) = self.live.call(self.live.state.cache_invalidate()).await {
                         tracing::warn!(error = %e, "could not invalidate the leaderboard cache");
                     }
                 }
@@ -569,7 +637,7 @@ impl AppState {
                 }
             }
         }
-        if let Err(e) = self.live(self.live.settle_game(game.id)).await {
+        if let Err(e) = self.live.call(self.live.state.settle_game(game.id)).await {
             // Durable already; the sweep will take it off the schedule later.
             tracing::warn!(game = %game.id, error = %e, "could not settle the game in the live state");
         }
@@ -590,8 +658,12 @@ impl AppState {
     }
 
     async fn rank_on(&self, board: Board, player: Uuid) -> Option<RankView> {
-        let row = self.db(self.store.rank(&board, player)).await.ok()??;
-        let total = self.db(self.store.board_size(&board)).await.ok()?;
+        let row = self
+            .db
+            .call(self.db.store.rank(&board, player))
+            .await
+            .ok()??;
+        let total = self.db.call(self.db.store.board_size(&board)).await.ok()?;
         Some(RankView {
             position: row.rank,
             total_players: total,
@@ -630,18 +702,24 @@ impl AppState {
     /// idempotent store make concurrent sweeps harmless.
     pub async fn sweep_once(&self) -> Result<usize, AppError> {
         let now = self.clock.now_ms();
-        let due = self.live(self.live.due_games(now, 200)).await?;
+        let due = self.live.call(self.live.state.due_games(now, 200)).await?;
         let mut settled = 0;
         for id in due {
-            let Some(Versioned { version, mut game }) = self.live(self.live.load_game(id)).await?
+            let Some(Versioned { version, mut game }) =
+                self.live.call(self.live.state.load_game(id)).await?
             else {
-                self.live(self.live.settle_game(id)).await?;
+                self.live.call(self.live.state.settle_game(id)).await?;
                 continue;
             };
             if game.status.is_live() {
                 if game.tick(now) {
                     if self
-                        .live(self.live.save_game(&game, version, now + SETTLE_GRACE_MS))
+                        .live
+                        .call(
+                            self.live
+                                .state
+                                .save_game(&game, version, now + SETTLE_GRACE_MS),
+                        )
                         .await?
                     {
                         self.settle(&game).await?;
@@ -649,7 +727,8 @@ impl AppState {
                     }
                 } else {
                     // The deadline moved (a pause): reschedule.
-                    self.live(self.live.save_game(&game, version, game.deadline()))
+                    self.live
+                        .call(self.live.state.save_game(&game, version, game.deadline()))
                         .await?;
                 }
             } else {

@@ -1,11 +1,11 @@
 //! Players: claiming a username, proving ownership with a token.
 
-use super::{AppError, Auth};
-use crate::state::AppState;
+use super::{AppError, Auth, GuardedStore, RandomSource, SigningKeys};
+use crate::clock::Clock;
 use crate::views::PlayerView;
 use humor_game::Username;
 use humor_store::Player;
-use uuid::Uuid;
+use std::sync::Arc;
 
 /// How long a retry of a claim (same `Idempotency-Key`, same caller) still gets the token.
 const CLAIM_RETRY_WINDOW_MS: i64 = crate::live::ANSWER_KEEP.as_millis() as i64;
@@ -16,7 +16,31 @@ pub struct Resolved {
     pub view: PlayerView,
 }
 
-impl AppState {
+/// Claims and proves usernames: needs the store, the clock, the signing key and a source of
+/// new player ids.
+#[derive(Clone)]
+pub struct Players {
+    db: GuardedStore,
+    clock: Arc<dyn Clock>,
+    keys: SigningKeys,
+    random: Arc<dyn RandomSource>,
+}
+
+impl Players {
+    pub fn new(
+        db: GuardedStore,
+        clock: Arc<dyn Clock>,
+        keys: SigningKeys,
+        random: Arc<dyn RandomSource>,
+    ) -> Players {
+        Players {
+            db,
+            clock,
+            keys,
+            random,
+        }
+    }
+
     /// The owner of `username` if `auth` proves it (or `op` is the retry of the request that
     /// claimed it), or a new player claiming it now.
     pub async fn resolve_player(
@@ -26,7 +50,8 @@ impl AppState {
         op: Option<&str>,
     ) -> Result<Resolved, AppError> {
         if let Some(player) = self
-            .db(self.store.player_by_name(username.as_str()))
+            .db
+            .call(self.db.store.player_by_name(username.as_str()))
             .await?
         {
             return self.existing(player, auth, op);
@@ -66,11 +91,12 @@ impl AppState {
         op: Option<&str>,
     ) -> Result<(Player, bool), AppError> {
         let id = match op {
-            Some(op) => self.keys()?.claim_id(&claim_key(username.as_str()), op),
-            None => Uuid::new_v4(),
+            Some(op) => self.keys.get()?.claim_id(&claim_key(username.as_str()), op),
+            None => self.random.uuid(),
         };
         let now = self.clock.now_ms();
-        self.db(self.store.claim_player(id, username.as_str(), now))
+        self.db
+            .call(self.db.store.claim_player(id, username.as_str(), now))
             .await
     }
 
@@ -95,7 +121,7 @@ impl AppState {
     fn reclaims(&self, player: &Player, op: Option<&str>) -> Result<bool, AppError> {
         let Some(op) = op else { return Ok(false) };
         let recent = self.clock.now_ms() - player.created_at_ms <= CLAIM_RETRY_WINDOW_MS;
-        Ok(recent && self.keys()?.claim_id(&claim_key(&player.username), op) == player.id)
+        Ok(recent && self.keys.get()?.claim_id(&claim_key(&player.username), op) == player.id)
     }
 
     fn claimed_now(&self, player: Player) -> Result<Resolved, AppError> {
@@ -103,7 +129,7 @@ impl AppState {
             view: PlayerView {
                 username: player.username.clone(),
                 is_new: true,
-                token: Some(self.keys()?.sign(player.id)),
+                token: Some(self.keys.get()?.sign(player.id)),
             },
             player,
         })

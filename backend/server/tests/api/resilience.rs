@@ -256,12 +256,12 @@ async fn a_game_whose_live_state_was_lost_is_stored_as_expired() {
         .expect("keys");
     let _: i64 = redis::cmd("DEL").arg(keys).query(&mut c).expect("flush");
     assert_eq!(
-        app.state.expire_lost_games().await.expect("sweep"),
+        app.state.games.expire_lost_games().await.expect("sweep"),
         0,
         "not yet: it could still be played"
     );
     app.clock.advance_ms(51 * 60_000);
-    assert_eq!(app.state.expire_lost_games().await.expect("sweep"), 1);
+    assert_eq!(app.state.games.expire_lost_games().await.expect("sweep"), 1);
 }
 
 #[tokio::test]
