@@ -269,6 +269,38 @@ pub struct GameResult {
     pub completed_at: String,
 }
 
+impl From<&crate::service::games::Rank> for RankView {
+    fn from(rank: &crate::service::games::Rank) -> RankView {
+        let daily = match &rank.board.kind {
+            humor_store::BoardKind::Daily(date) => Some(date.clone()),
+            _ => None,
+        };
+        RankView {
+            position: rank.position,
+            total_players: rank.total_players,
+            timeframe: if daily.is_some() { "daily" } else { "all" }.into(),
+            difficulty: rank.board.difficulty.map(DifficultyView::from),
+            daily,
+        }
+    }
+}
+
+impl From<&crate::service::games::Completion> for GameResult {
+    fn from(c: &crate::service::games::Completion) -> GameResult {
+        let mut result = GameResult::view(
+            ResultOwner {
+                game_id: c.game_id,
+                username: &c.username,
+                difficulty: c.difficulty,
+                daily: c.daily.as_deref(),
+            },
+            &c.record,
+        );
+        result.rank = c.rank.as_ref().map(RankView::from);
+        result
+    }
+}
+
 /// Which game a result belongs to.
 pub struct ResultOwner<'a> {
     pub game_id: Uuid,
@@ -355,6 +387,16 @@ pub struct PlayerView {
     pub is_new: bool,
     /// The player token: returned only once, when the name is claimed. Keep it like a password.
     pub token: Option<String>,
+}
+
+impl From<crate::service::players::Claim> for PlayerView {
+    fn from(c: crate::service::players::Claim) -> PlayerView {
+        PlayerView {
+            username: c.username,
+            is_new: c.is_new,
+            token: c.token,
+        }
+    }
 }
 
 /// Formats milliseconds as the original's `42.0s`.

@@ -152,7 +152,7 @@ pub async fn claim(
         status,
         &ClaimResponse {
             success: true,
-            player,
+            player: player.into(),
         },
     ))
 }

@@ -8,7 +8,7 @@ use super::requests::{
     StartRequest,
 };
 use super::respond::{private, public};
-use crate::service::games::{Found, StartCommand};
+use crate::service::games::{Completion, Found, StartCommand};
 use crate::service::{AppError, Auth};
 use crate::state::AppState;
 use crate::views::{
@@ -320,7 +320,7 @@ pub async fn start(
                 success: true,
                 message: format!("🎯 Game started! Good luck, {}! 🍀", game.username),
                 game: GameView::of(&game, now),
-                player,
+                player: player.into(),
             },
         ),
     ))
@@ -346,7 +346,7 @@ pub async fn get_game(
         }
         Found::Stored(record) => {
             let result = match record.result {
-                Some(_) => Some(crate::service::games::stored_result(&record)?),
+                Some(_) => Some(GameResult::from(&Completion::stored(&record)?)),
                 None => None,
             };
             (stored_view(&record)?, result)
@@ -413,7 +413,7 @@ pub async fn flip(
     let id = parse_game_id(&game_id)?;
     let FlipCommand { card_id } = body.try_into().map_err(ApiError::validation)?;
     let flipped = state.games.flip(id, &card_id, auth, op_id(&op)).await?;
-    let (game, result) = (&flipped.game, flipped.result.clone());
+    let (game, result) = (&flipped.game, flipped.result.as_ref().map(GameResult::from));
     let outcome = flipped
         .outcomes
         .first()
@@ -462,7 +462,11 @@ pub async fn match_pair(
         .games
         .match_pair(game_id, &first, &second, auth, op_id(&op))
         .await?;
-    let (game, result, was_replayed) = (flipped.game, flipped.result, flipped.replayed);
+    let (game, result, was_replayed) = (
+        flipped.game,
+        flipped.result.as_ref().map(GameResult::from),
+        flipped.replayed,
+    );
     let second = flipped
         .outcomes
         .last()
@@ -609,7 +613,7 @@ pub async fn complete(
     JsonBody(body): JsonBody<CompleteRequest>,
 ) -> Result<Response, ApiError> {
     let CompleteCommand { game_id } = body.try_into().map_err(ApiError::validation)?;
-    let result = state.games.complete(game_id, auth).await?;
+    let result = GameResult::from(&state.games.complete(game_id, auth).await?);
     Ok(private(
         StatusCode::OK,
         &CompleteResponse {

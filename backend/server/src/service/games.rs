@@ -2,12 +2,13 @@
 //! (compare-and-set per game); a game's end is written to the durable store before the API
 //! acknowledges it, and the expiry sweep settles whatever a crash or outage left behind.
 
+use super::players::Claim;
 use super::{
     AppError, Auth, FieldError, GuardedLive, GuardedStore, Players, RandomSource, SigningKeys,
 };
 use crate::clock::{utc_date, Clock};
 use crate::live::Versioned;
-use crate::views::{result_record, DifficultyView, GameResult, PlayerView, RankView, ResultOwner};
+use crate::views::result_record;
 use humor_game::daily::format_date;
 use humor_game::game::NewGame;
 use humor_game::{
@@ -15,7 +16,7 @@ use humor_game::{
 };
 use humor_store::{
     Board, BoardKind, FinalStatus, FinishedGame, GameRecord, NewGameRecord, RecordStatus,
-    StoreError,
+    ResultRecord, StoreError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,9 +44,55 @@ pub enum Found {
 pub struct Flipped {
     pub game: Game,
     pub outcomes: Vec<FlipOutcome>,
-    pub result: Option<GameResult>,
+    pub result: Option<Completion>,
     /// True when this answered a retry of an operation that was already applied.
     pub replayed: bool,
+}
+
+/// A completed game's result: whose it is, the facts as they are stored, and the player's place.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub game_id: Uuid,
+    pub username: String,
+    pub difficulty: Difficulty,
+    pub daily: Option<String>,
+    pub record: ResultRecord,
+    /// The player's place right after this game; absent when it could not be read.
+    pub rank: Option<Rank>,
+}
+
+impl Completion {
+    /// The result of a completed live game (without rank, which changes over time).
+    pub fn of(game: &Game) -> Option<Completion> {
+        Some(Completion {
+            game_id: game.id,
+            username: game.username.clone(),
+            difficulty: game.difficulty,
+            daily: game.daily.clone(),
+            record: result_record(game)?,
+            rank: None,
+        })
+    }
+
+    /// The result stored with a completed game.
+    pub fn stored(record: &GameRecord) -> Result<Completion, AppError> {
+        Ok(Completion {
+            game_id: record.id,
+            username: record.username.clone(),
+            difficulty: record.difficulty,
+            daily: record.daily.clone(),
+            record: record.result.clone().ok_or(AppError::GameNotFound)?,
+            rank: None,
+        })
+    }
+}
+
+/// A player's place on a board (the all-time board of a difficulty, or a daily board).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rank {
+    pub position: i64,
+    pub total_players: i64,
+    pub board: Board,
 }
 
 pub struct DailyInfo {
@@ -125,7 +172,7 @@ impl Games {
         cmd: StartCommand,
         auth: Auth,
         op_id: Option<&str>,
-    ) -> Result<(Game, PlayerView, bool), AppError> {
+    ) -> Result<(Game, Claim, bool), AppError> {
         let keys = self.keys.get()?;
         if let Some(op) = op_id {
             if let Some(found) = self.replay_start(op).await? {
@@ -195,7 +242,11 @@ impl Games {
         );
         // Live state first: if the database write then fails, the live copy is unreachable (its id
         // was never answered) and the sweep removes it at its deadline, leaving no trace anywhere.
-        let is_new = if resolved.view.is_new { "new" } else { "known" };
+        let is_new = if resolved.claim.is_new {
+            "new"
+        } else {
+            "known"
+        };
         let answer = format!("{}|{is_new}", game.id);
         self.live
             .call(
@@ -209,12 +260,12 @@ impl Games {
             let _ = self.live.call(self.live.state.settle_game(game.id)).await;
             return Err(e);
         }
-        Ok((game, resolved.view, false))
+        Ok((game, resolved.claim, false))
     }
 
     /// The game a start operation dealt, if it is still live, with the player's view as the first
     /// answer gave it (the token is the same signature again).
-    async fn replay_start(&self, op: &str) -> Result<Option<(Game, PlayerView)>, AppError> {
+    async fn replay_start(&self, op: &str) -> Result<Option<(Game, Claim)>, AppError> {
         let Some(answer) = self.live.call(self.live.state.recall_start(op)).await? else {
             return Ok(None);
         };
@@ -242,7 +293,7 @@ impl Games {
             .transpose()?;
         Ok(Some((
             game.clone(),
-            PlayerView {
+            Claim {
                 username: game.username.clone(),
                 is_new,
                 token,
@@ -568,7 +619,7 @@ impl Games {
     }
 
     /// `POST /api/game/complete`: the stored result of a finished game, every time.
-    pub async fn complete(&self, id: Uuid, auth: Auth) -> Result<GameResult, AppError> {
+    pub async fn complete(&self, id: Uuid, auth: Auth) -> Result<Completion, AppError> {
         match self.find_game(id, auth).await? {
             Found::Live(game) => match game.status {
                 GameStatus::Completed => {
@@ -582,7 +633,7 @@ impl Games {
             },
             Found::Stored(record) => match record.status {
                 RecordStatus::Finished(FinalStatus::Completed) => {
-                    let mut result = stored_result(&record)?;
+                    let mut result = Completion::stored(&record)?;
                     result.rank = self.rank_of_record(&record).await;
                     Ok(result)
                 }
@@ -593,18 +644,18 @@ impl Games {
         }
     }
 
-    async fn completion_result(&self, game: &Game, completed_now: bool) -> Option<GameResult> {
+    async fn completion_result(&self, game: &Game, completed_now: bool) -> Option<Completion> {
         if !completed_now {
             return None;
         }
-        let mut result = GameResult::of(game)?;
+        let mut result = Completion::of(game)?;
         result.rank = self.rank_after(game).await;
         Some(result)
     }
 
     /// Makes a finished game's end durable (idempotent) and takes it off the sweep schedule.
     /// Returns the result of a completed game.
-    pub async fn settle(&self, game: &Game) -> Result<Option<GameResult>, AppError> {
+    pub async fn settle(&self, game: &Game) -> Result<Option<Completion>, AppError> {
         let status = match game.status {
             GameStatus::Completed => FinalStatus::Completed,
             GameStatus::Expired => FinalStatus::Expired,
@@ -612,17 +663,18 @@ impl Games {
             GameStatus::Active | GameStatus::Paused => return Ok(None),
         };
         let finished_at = game.finished_at.unwrap_or_else(|| self.clock.now_ms());
-        let result = GameResult::of(game);
+        let result = Completion::of(game);
         let mut record = finished_record(game, status, finished_at);
-        record.result = result_record(game);
+        record.result = result.as_ref().map(|r| r.record.clone());
         let newly = self.db.call(self.db.store.finish_game(&record)).await?;
         if newly {
             let d = game.difficulty.as_str();
             match status {
                 FinalStatus::Completed => {
                     metrics::counter!("games_completed_total", "difficulty" => d).increment(1);
-                    metrics::histogram!("game_final_score", "difficulty" => d)
-                        .record(f64::from(result.as_ref().map_or(0, |r| r.final_score)));
+                    metrics::histogram!("game_final_score", "difficulty" => d).record(f64::from(
+                        result.as_ref().map_or(0, |r| r.record.breakdown.total()),
+                    ));
                     metrics::histogram!("game_completion_seconds", "difficulty" => d)
                         .record(record.time_ms as f64 / 1000.0);
                     if let Err(e) = self.live.call(self.live.state.cache_invalidate()).await {
@@ -657,31 +709,21 @@ impl Games {
         }
     }
 
-    async fn rank_on(&self, board: Board, player: Uuid) -> Option<RankView> {
+    async fn rank_on(&self, board: Board, player: Uuid) -> Option<Rank> {
         let row = self
             .db
             .call(self.db.store.rank(&board, player))
             .await
             .ok()??;
         let total = self.db.call(self.db.store.board_size(&board)).await.ok()?;
-        Some(RankView {
+        Some(Rank {
             position: row.rank,
             total_players: total,
-            timeframe: if matches!(board.kind, BoardKind::Daily(_)) {
-                "daily"
-            } else {
-                "all"
-            }
-            .into(),
-            difficulty: board.difficulty.map(DifficultyView::from),
-            daily: match board.kind {
-                BoardKind::Daily(d) => Some(d),
-                _ => None,
-            },
+            board,
         })
     }
 
-    async fn rank_after(&self, game: &Game) -> Option<RankView> {
+    async fn rank_after(&self, game: &Game) -> Option<Rank> {
         self.rank_on(
             Self::result_board(game.difficulty, game.daily.as_deref()),
             game.player_id,
@@ -689,7 +731,7 @@ impl Games {
         .await
     }
 
-    async fn rank_of_record(&self, record: &GameRecord) -> Option<RankView> {
+    async fn rank_of_record(&self, record: &GameRecord) -> Option<Rank> {
         self.rank_on(
             Self::result_board(record.difficulty, record.daily.as_deref()),
             record.player_id,
@@ -766,18 +808,4 @@ fn finished_record(game: &Game, status: FinalStatus, finished_at: i64) -> Finish
         finished_at_ms: finished_at,
         result: None,
     }
-}
-
-/// The API's view of a completed game's stored result.
-pub fn stored_result(record: &GameRecord) -> Result<GameResult, AppError> {
-    let result = record.result.as_ref().ok_or(AppError::GameNotFound)?;
-    Ok(GameResult::view(
-        ResultOwner {
-            game_id: record.id,
-            username: &record.username,
-            difficulty: record.difficulty,
-            daily: record.daily.as_deref(),
-        },
-        result,
-    ))
 }

@@ -2,7 +2,6 @@
 
 use super::{AppError, Auth, GuardedStore, RandomSource, SigningKeys};
 use crate::clock::Clock;
-use crate::views::PlayerView;
 use humor_game::Username;
 use humor_store::Player;
 use std::sync::Arc;
@@ -10,10 +9,19 @@ use std::sync::Arc;
 /// How long a retry of a claim (same `Idempotency-Key`, same caller) still gets the token.
 const CLAIM_RETRY_WINDOW_MS: i64 = crate::live::ANSWER_KEEP.as_millis() as i64;
 
+/// What a request learned about the name it used: whether it claimed it just now, and then
+/// the token that proves it (given only once, with the claim).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub username: String,
+    pub is_new: bool,
+    pub token: Option<String>,
+}
+
 /// The player a request acts for, and what it learned about them.
 pub struct Resolved {
     pub player: Player,
-    pub view: PlayerView,
+    pub claim: Claim,
 }
 
 /// Claims and proves usernames: needs the store, the clock, the signing key and a source of
@@ -70,13 +78,13 @@ impl Players {
         username: &Username,
         auth: Auth,
         op: Option<&str>,
-    ) -> Result<PlayerView, AppError> {
+    ) -> Result<Claim, AppError> {
         let (player, created) = self.claim(username, op).await?;
         if created || self.reclaims(&player, op)? {
-            return Ok(self.claimed_now(player)?.view);
+            return Ok(self.claimed_now(player)?.claim);
         }
         match auth {
-            Auth::Player(id) if id == player.id => Ok(PlayerView {
+            Auth::Player(id) if id == player.id => Ok(Claim {
                 username: player.username,
                 is_new: false,
                 token: None,
@@ -107,7 +115,7 @@ impl Players {
         }
         auth.require(player.id)?;
         Ok(Resolved {
-            view: PlayerView {
+            claim: Claim {
                 username: player.username.clone(),
                 is_new: false,
                 token: None,
@@ -126,7 +134,7 @@ impl Players {
 
     fn claimed_now(&self, player: Player) -> Result<Resolved, AppError> {
         Ok(Resolved {
-            view: PlayerView {
+            claim: Claim {
                 username: player.username.clone(),
                 is_new: true,
                 token: Some(self.keys.get()?.sign(player.id)),
