@@ -4,7 +4,7 @@
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::health::{Health, Monitor};
-use crate::live::{LiveState, MemoryState};
+use crate::live::{BoardCache, GameLive, Idempotency, LiveState, MemoryState, RateLimits};
 use crate::service::games::GamesParts;
 use crate::service::{
     Boards, Games, GuardedLive, GuardedStore, Players, RandomSource, SigningKeys,
@@ -30,8 +30,9 @@ pub struct Inner {
     /// Readiness and what the monitor last learned about each dependency.
     pub health: Arc<Health>,
     pub monitor: Monitor,
-    /// The live state as the HTTP layer calls it (rate limits, idempotency records).
-    pub live_calls: GuardedLive,
+    /// The live state's jobs the HTTP layer itself does.
+    pub rate_limits: GuardedLive<dyn RateLimits>,
+    pub idempotency: GuardedLive<dyn Idempotency>,
     pub games: Games,
     pub players: Players,
     pub boards: Boards,
@@ -70,17 +71,25 @@ impl AppState {
         let timeout = config.dependency_timeout;
         let tokens = SigningKeys::default();
         let db = GuardedStore::new(store.clone(), health.clone(), timeout);
-        let live_calls = GuardedLive::new(live.clone(), health.clone(), timeout);
+        // Each user gets a handle on the one job it needs (the engine does all of them).
+        let game_live: Arc<dyn GameLive> = live.clone();
+        let board_cache: Arc<dyn BoardCache> = live.clone();
+        let rate_limits: Arc<dyn RateLimits> = live.clone();
+        let idempotency: Arc<dyn Idempotency> = live.clone();
+        let cache = GuardedLive::new(board_cache, health.clone(), timeout);
         let players = Players::new(db.clone(), clock.clone(), tokens.clone(), random.clone());
-        let boards = Boards::new(db.clone(), live_calls.clone(), clock.clone());
+        let boards = Boards::new(db.clone(), cache.clone(), clock.clone());
         let games = Games::new(GamesParts {
             db,
-            live: live_calls.clone(),
+            live: GuardedLive::new(game_live, health.clone(), timeout),
+            cache,
             clock: clock.clone(),
             keys: tokens.clone(),
             players: players.clone(),
             random,
         });
+        let rate_limits = GuardedLive::new(rate_limits, health.clone(), timeout);
+        let idempotency = GuardedLive::new(idempotency, health.clone(), timeout);
         let monitor = Monitor::new(health.clone(), store.clone(), live.clone(), timeout);
         AppState(Arc::new(Inner {
             config,
@@ -91,7 +100,8 @@ impl AppState {
             tokens,
             health,
             monitor,
-            live_calls,
+            rate_limits,
+            idempotency,
             games,
             players,
             boards,

@@ -160,16 +160,16 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     let now = state.clock.now_ms();
     // Fail open: a Redis problem must not turn into refusing every player (and a Redis known to
     // be down is not even asked, so requests do not wait for its timeout).
-    let decision = if state.live_calls.known_down() {
+    let decision = if state.rate_limits.known_down() {
         None
     } else {
-        let hit = state.live.rate_hit(
+        let hit = state.rate_limits.state.rate_hit(
             &client,
             state.config.rate_limit_window,
             state.config.rate_limit_max,
             now,
         );
-        state.live_calls.call(hit).await.ok()
+        state.rate_limits.call(hit).await.ok()
     };
     if let Some(d) = decision.filter(|d| !d.allowed) {
         metrics::counter!("rate_limited_requests_total").increment(1);
@@ -278,17 +278,17 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     // Handlers that change a game record this id in it, so a retry after a lost answer (even one
     // lost with its replica) is answered instead of applied twice.
     req.extensions_mut().insert(OpId(store_key.clone()));
-    if state.live_calls.known_down() {
+    if state.idempotency.known_down() {
         // The request itself will answer a fast 503; nothing can be recorded now.
         return next.run(req).await;
     }
     let begin = state
-        .live_calls
-        .call(
-            state
-                .live
-                .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LEASE),
-        )
+        .idempotency
+        .call(state.idempotency.state.idempotency_begin(
+            &store_key,
+            &fingerprint,
+            IDEMPOTENCY_LEASE,
+        ))
         .await;
     match begin {
         Ok(crate::live::IdempotencyBegin::New) => {}
@@ -336,7 +336,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 loop {
                     tokio::time::sleep(IDEMPOTENCY_RENEW).await;
                     let _ = state
-                        .live
+                        .idempotency
+                        .state
                         .idempotency_extend(&key, &fp, IDEMPOTENCY_LEASE)
                         .await;
                 }
@@ -360,8 +361,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         match serde_json::to_string(&stored) {
             Ok(json) => {
                 state
-                    .live_calls
-                    .call(state.live.idempotency_store(
+                    .idempotency
+                    .call(state.idempotency.state.idempotency_store(
                         &store_key,
                         &fingerprint,
                         &json,
@@ -371,15 +372,15 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             }
             Err(_) => {
                 state
-                    .live_calls
-                    .call(state.live.idempotency_release(&store_key))
+                    .idempotency
+                    .call(state.idempotency.state.idempotency_release(&store_key))
                     .await
             }
         }
     } else {
         state
-            .live_calls
-            .call(state.live.idempotency_release(&store_key))
+            .idempotency
+            .call(state.idempotency.state.idempotency_release(&store_key))
             .await
     };
     if let Err(e) = outcome {

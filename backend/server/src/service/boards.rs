@@ -3,6 +3,7 @@
 
 use super::{AppError, GuardedLive, GuardedStore};
 use crate::clock::{iso, Clock};
+use crate::live::BoardCache;
 use crate::views::{seconds_label, DifficultyView, StatusView};
 use humor_game::daily::parse_date;
 use humor_game::Difficulty;
@@ -250,12 +251,16 @@ fn row_view(r: BoardRow) -> LeaderboardRow {
 #[derive(Clone)]
 pub struct Boards {
     db: GuardedStore,
-    cache: GuardedLive,
+    cache: GuardedLive<dyn BoardCache>,
     clock: Arc<dyn Clock>,
 }
 
 impl Boards {
-    pub fn new(db: GuardedStore, cache: GuardedLive, clock: Arc<dyn Clock>) -> Boards {
+    pub fn new(
+        db: GuardedStore,
+        cache: GuardedLive<dyn BoardCache>,
+        clock: Arc<dyn Clock>,
+    ) -> Boards {
         Boards { db, cache, clock }
     }
 

@@ -7,7 +7,7 @@ use super::{
     AppError, Auth, FieldError, GuardedLive, GuardedStore, Players, RandomSource, SigningKeys,
 };
 use crate::clock::{utc_date, Clock};
-use crate::live::Versioned;
+use crate::live::{BoardCache, GameLive, Versioned};
 use crate::views::result_record;
 use humor_game::daily::format_date;
 use humor_game::game::NewGame;
@@ -106,7 +106,9 @@ pub struct DailyInfo {
 #[derive(Clone)]
 pub struct Games {
     db: GuardedStore,
-    live: GuardedLive,
+    live: GuardedLive<dyn GameLive>,
+    /// Invalidated by every completion.
+    cache: GuardedLive<dyn BoardCache>,
     clock: Arc<dyn Clock>,
     keys: SigningKeys,
     players: Players,
@@ -116,7 +118,8 @@ pub struct Games {
 /// What [`Games::new`] is built from.
 pub struct GamesParts {
     pub db: GuardedStore,
-    pub live: GuardedLive,
+    pub live: GuardedLive<dyn GameLive>,
+    pub cache: GuardedLive<dyn BoardCache>,
     pub clock: Arc<dyn Clock>,
     pub keys: SigningKeys,
     pub players: Players,
@@ -128,6 +131,7 @@ impl Games {
         let GamesParts {
             db,
             live,
+            cache,
             clock,
             keys,
             players,
@@ -136,6 +140,7 @@ impl Games {
         Games {
             db,
             live,
+            cache,
             clock,
             keys,
             players,
@@ -677,7 +682,7 @@ impl Games {
                     ));
                     metrics::histogram!("game_completion_seconds", "difficulty" => d)
                         .record(record.time_ms as f64 / 1000.0);
-                    if let Err(e) = self.live.call(self.live.state.cache_invalidate()).await {
+                    if let Err(e) = self.cache.call(self.cache.state.cache_invalidate()).await {
                         tracing::warn!(error = %e, "could not invalidate the leaderboard cache");
                     }
                 }

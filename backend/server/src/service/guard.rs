@@ -59,16 +59,25 @@ impl GuardedStore {
     }
 }
 
-/// The live state behind the dependency timeout.
-#[derive(Clone)]
-pub struct GuardedLive {
-    pub state: Arc<dyn LiveState>,
+/// One job of the live state (e.g. `dyn BoardCache`) behind the dependency timeout.
+pub struct GuardedLive<T: ?Sized = dyn LiveState> {
+    pub state: Arc<T>,
     health: Arc<Health>,
     timeout: Duration,
 }
 
-impl GuardedLive {
-    pub fn new(state: Arc<dyn LiveState>, health: Arc<Health>, timeout: Duration) -> GuardedLive {
+impl<T: ?Sized> Clone for GuardedLive<T> {
+    fn clone(&self) -> Self {
+        GuardedLive {
+            state: self.state.clone(),
+            health: self.health.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl<J: ?Sized> GuardedLive<J> {
+    pub fn new(state: Arc<J>, health: Arc<Health>, timeout: Duration) -> GuardedLive<J> {
         GuardedLive {
             state,
             health,
