@@ -1,6 +1,8 @@
 //! What the API shows: JSON shapes (camelCase) built from domain values. They also describe
 //! themselves for the OpenAPI document.
 
+pub mod boards;
+
 use crate::clock::iso;
 use humor_game::scoring::{self, Achievement, Performance, ScoreBreakdown};
 use humor_game::{CardState, Difficulty, Game, GameStatus};

@@ -8,11 +8,12 @@ use super::requests::{
     LimitParams, RankParams, RankQuery, ScoresQuery,
 };
 use super::respond::{private, public, public_raw};
-use crate::service::boards::{
-    LeaderboardResponse, PlayerScoresResponse, RankResponse, ScoresResponse, StatsResponse,
-};
+use crate::service::AppError;
 use crate::service::Auth;
 use crate::state::AppState;
+use crate::views::boards::{
+    LeaderboardResponse, PlayerScoresResponse, RankResponse, ScoresResponse, StatsResponse,
+};
 use crate::views::PlayerView;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,7 +29,13 @@ async fn board(
 ) -> Result<Response, ApiError> {
     let LeaderboardQuery { board, limit } = params.try_into().map_err(ApiError::validation)?;
     Ok(public_raw(
-        state.boards.leaderboard_json(&board, limit, fresh).await?,
+        state
+            .boards
+            .leaderboard_json(&board, limit, fresh, |b| {
+                serde_json::to_string(&LeaderboardResponse::of(b))
+                    .map_err(|e| AppError::Internal(e.to_string()))
+            })
+            .await?,
     ))
 }
 
@@ -69,18 +76,19 @@ pub async fn rank(
     } = (username, params)
         .try_into()
         .map_err(ApiError::validation)?;
-    Ok(public(
-        &state
-            .boards
-            .rank_of(username.as_str(), &board, context)
-            .await?,
-    ))
+    let standing = state
+        .boards
+        .rank_of(username.as_str(), &board, context)
+        .await?;
+    Ok(public(&RankResponse::from(standing)))
 }
 
 #[utoipa::path(get, path = "/api/leaderboard/stats", tag = "leaderboard",
     responses((status = 200, description = "Totals per difficulty and records", body = StatsResponse)))]
 pub async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(public(&state.boards.statistics().await?))
+    Ok(public(&StatsResponse::from(
+        state.boards.statistics().await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/scores", tag = "scores", params(LimitParams),
@@ -91,7 +99,9 @@ pub async fn scores(
     QueryParams(params): QueryParams<LimitParams>,
 ) -> Result<Response, ApiError> {
     let ScoresQuery { limit } = params.try_into().map_err(ApiError::validation)?;
-    Ok(public(&state.boards.scores(limit).await?))
+    Ok(public(&ScoresResponse::from(
+        state.boards.scores(limit).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/scores/{username}", tag = "scores",
@@ -113,10 +123,12 @@ pub async fn player_scores(
         .map_err(ApiError::validation)?;
     Ok(private(
         StatusCode::OK,
-        &state
-            .boards
-            .player_scores(username.as_str(), limit, offset)
-            .await?,
+        &PlayerScoresResponse::from(
+            state
+                .boards
+                .player_scores(username.as_str(), limit, offset)
+                .await?,
+        ),
     ))
 }
 
