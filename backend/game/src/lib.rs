@@ -11,6 +11,7 @@ pub mod difficulty;
 pub mod game;
 pub mod messages;
 pub mod scoring;
+pub mod time_text;
 pub mod username;
 
 pub use cards::{Face, CATEGORIES, FACES};

@@ -189,6 +189,14 @@ pub fn percent_of(score: u32, max: u32) -> f64 {
     p.min(100.0)
 }
 
+/// Pairs found per move, in percent with one decimal.
+pub fn accuracy(pairs_found: u32, moves: u32) -> f64 {
+    if moves == 0 {
+        return 0.0;
+    }
+    (f64::from(pairs_found) * 1000.0 / f64::from(moves)).round() / 10.0
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Achievement {
     PerfectMemory,

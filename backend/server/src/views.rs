@@ -6,7 +6,7 @@ pub mod boards;
 use crate::clock::iso;
 use humor_game::scoring::{self, Achievement, Performance, ScoreBreakdown};
 use humor_game::{CardState, Difficulty, Game, GameStatus};
-use humor_store::ResultRecord;
+use humor_store::{ResultOwner, ResultRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -303,14 +303,6 @@ impl From<&crate::service::games::Completion> for GameResult {
     }
 }
 
-/// Which game a result belongs to.
-pub struct ResultOwner<'a> {
-    pub game_id: Uuid,
-    pub username: &'a str,
-    pub difficulty: Difficulty,
-    pub daily: Option<&'a str>,
-}
-
 impl GameResult {
     /// The result of a completed game (without rank, which changes over time).
     pub fn of(game: &Game) -> Option<GameResult> {
@@ -349,11 +341,7 @@ impl GameResult {
             total_moves: record.moves,
             matches_found: record.pairs_found,
             misses: record.misses,
-            accuracy: if record.moves == 0 {
-                0.0
-            } else {
-                (f64::from(record.pairs_found) * 1000.0 / f64::from(record.moves)).round() / 10.0
-            },
+            accuracy: scoring::accuracy(record.pairs_found, record.moves),
             achievements: record
                 .achievements
                 .iter()

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 pub use boards::{boards_for, month_period, week_period, Board, BoardKind};
 pub use error::StoreError;
-pub use results::ResultRecord;
+pub use results::{ResultOwner, ResultRecord};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -97,6 +97,23 @@ pub struct FinishedGame {
     pub finished_at_ms: i64,
     /// The result of a completed game.
     pub result: Option<ResultRecord>,
+}
+
+impl FinishedGame {
+    /// `games.result` as both engines store it.
+    pub(crate) fn result_json(&self) -> Result<Option<String>> {
+        self.result
+            .as_ref()
+            .map(|r| {
+                r.to_json(ResultOwner {
+                    game_id: self.id,
+                    username: &self.username,
+                    difficulty: self.difficulty,
+                    daily: self.daily.as_deref(),
+                })
+            })
+            .transpose()
+    }
 }
 
 /// Where a recorded game stands: still being played, or how it ended.

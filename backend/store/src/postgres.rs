@@ -4,8 +4,8 @@ use crate::observe::observe;
 use crate::rows;
 use crate::{
     boards_for, pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord,
-    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ResultRecord, ScoreRow, StatsDelta,
-    Store, StoreError, STATS_TOTALS,
+    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, StatsDelta, Store,
+    StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -438,7 +438,7 @@ impl Store for PgStore {
             .bind(g.pairs_found as i32)
             .bind(g.time_ms)
             .bind(g.finished_at_ms)
-            .bind(g.result.as_ref().map(ResultRecord::to_json).transpose()?)
+            .bind(g.result_json()?)
             .bind(g.pauses as i32)
             .execute(&mut *tx)
             .await?

@@ -11,8 +11,8 @@ use crate::observe::observe;
 use crate::rows;
 use crate::{
     boards_for, pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord,
-    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ResultRecord, ScoreRow, StatsDelta,
-    Store, StoreError, STATS_TOTALS,
+    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, StatsDelta, Store,
+    StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -509,7 +509,7 @@ impl Store for SqliteStore {
                     .bind(g.pairs_found)
                     .bind(g.time_ms)
                     .bind(g.finished_at_ms)
-                    .bind(g.result.as_ref().map(ResultRecord::to_json).transpose()?)
+                    .bind(g.result_json()?)
                     .bind(g.pauses)
                     .execute(&mut *conn)
                     .await?

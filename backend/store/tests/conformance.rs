@@ -911,7 +911,7 @@ async fn a_result_stored_before_versioning_is_read_and_an_unreadable_one_is_an_e
         );
         assert!(store.finish_game(&g).await.expect("finish"), "{name}");
         // The first release stored the API's result document itself.
-        let legacy = r#"{"gameId":"x","username":"legacy","difficulty":"easy","daily":null,
+        let legacy = r#"{"gameId":"00000000-0000-4000-8000-000000000009","username":"legacy","difficulty":"easy","daily":null,
             "finalScore":200,"scoreBreakdown":{"baseScore":200,"pairBonus":0,"speedBonus":0,
             "perfectGameBonus":0,"streakBonus":0,"penalties":0},"maxScore":314,
             "performance":{"level":"good","emoji":"x","percent":63.7,"message":"m"},
