@@ -7,11 +7,11 @@
 //! awaited at start-up either: while it cannot be reached the monitor keeps the reason (shown by
 //! `/health`) and logs it on every change and every 30 s.
 
-use crate::live::LiveError;
+use crate::live::{LiveError, LiveState};
 use crate::outage_log::{describe, Notice, OutageLog};
-use crate::state::AppState;
+use humor_store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the monitor knows about one dependency.
@@ -167,12 +167,47 @@ impl Health {
     }
 }
 
-impl AppState {
+/// Probes the store and the live state and keeps what it learns in the shared [`Health`]
+/// (which the services read to fail fast). It is given exactly what it probes, nothing more.
+pub struct Monitor {
+    health: Arc<Health>,
+    store: Arc<dyn Store>,
+    live: Arc<dyn LiveState>,
+    timeout: Duration,
+}
+
+/// What an on-demand check (`/health`) found.
+pub struct Checked {
+    pub database: bool,
+    /// None when live state is in memory; otherwise Ok, or why Redis is down.
+    pub redis: Option<Result<(), String>>,
+}
+
+impl Monitor {
+    /// `timeout` bounds every probe (the dependency timeout).
+    pub fn new(
+        health: Arc<Health>,
+        store: Arc<dyn Store>,
+        live: Arc<dyn LiveState>,
+        timeout: Duration,
+    ) -> Monitor {
+        Monitor {
+            health,
+            store,
+            live,
+            timeout,
+        }
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
     /// Probes the dependencies once (both at the same time). A failed pooled round trip marks the
     /// dependency down at once (requests then fail fast); only then is a fresh connection tried, to
     /// tell "our pool is wedged" (readiness) from "it is down for everyone".
     pub async fn probe_dependencies(&self) {
-        let timeout = self.config.dependency_timeout;
+        let timeout = self.timeout;
         let database = async {
             let ok = matches!(
                 tokio::time::timeout(timeout, self.store.ping()).await,
@@ -225,6 +260,39 @@ impl AppState {
     pub fn publish_readiness(&self) {
         let ready = self.health.readiness() == Readiness::Ready;
         metrics::gauge!("app_ready").set(f64::from(u8::from(ready)));
+    }
+
+    /// One round trip to each dependency now (for `/health`), with the last probe's diagnosis of
+    /// a Redis that does not answer.
+    pub async fn check_now(&self) -> Checked {
+        let timeout = self.timeout;
+        let database = matches!(
+            tokio::time::timeout(timeout, self.store.ping()).await,
+            Ok(Ok(()))
+        );
+        let redis = match &self.health.redis {
+            Some(redis) => {
+                let ok = matches!(
+                    tokio::time::timeout(timeout, self.live.ping()).await,
+                    Ok(Ok(()))
+                );
+                // The monitor's diagnosis (at most a second old), or, if it has none yet, this.
+                Some(if ok {
+                    Ok(())
+                } else {
+                    Err(redis
+                        .problem()
+                        .unwrap_or_else(|| format!("{}: no answer", redis.address())))
+                })
+            }
+            None => None,
+        };
+        Checked { database, redis }
+    }
+
+    /// "redis" or "memory".
+    pub fn live_kind(&self) -> &'static str {
+        self.live.kind()
     }
 }
 

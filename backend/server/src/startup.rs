@@ -7,7 +7,8 @@ use crate::clock::Clock;
 use crate::config::{Config, DatabaseConfig};
 use crate::health::Health;
 use crate::live::{LiveState, MemoryState, RedisState};
-use crate::state::{AppState, Inner};
+use crate::service::{OsRandom, RandomSource};
+use crate::state::{AppState, Parts};
 use crate::static_files::Assets;
 use crate::tokens::TokenKeys;
 use crate::{http, metrics};
@@ -19,13 +20,23 @@ use hyper_util::service::TowerToHyperService;
 use rand::RngCore;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 /// Opens (lazily) the store and live state the configuration names.
 pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    build_with(config, clock, Arc::new(OsRandom))
+}
+
+/// Like [`build`], with the randomness of the game path given (a seeded source deals the same
+/// games for the same calls).
+pub fn build_with(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+) -> anyhow::Result<AppState> {
     let url = match &config.database {
         DatabaseConfig::Postgres { url } => url.expose().to_string(),
         DatabaseConfig::Sqlite { path } => format!("sqlite://{path}"),
@@ -57,13 +68,13 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> 
     let assets = Assets::load(config.frontend_dir.as_deref())
         .map_err(|e| anyhow::anyhow!("FRONTEND_DIR: {e}"))?;
     let health = Health::new(redis_address, config.readiness_grace);
-    Ok(AppState::new(Inner {
+    Ok(AppState::new(Parts {
         store,
         live,
         memory,
         clock,
-        tokens: OnceLock::new(),
         health,
+        random,
         metrics: metrics::install(),
         assets,
         config,
@@ -105,9 +116,9 @@ pub async fn initialize(state: &AppState) -> anyhow::Result<()> {
             }
         }
     }
-    state.probe_dependencies().await;
+    state.monitor.probe_dependencies().await;
     state.health.mark_started();
-    state.publish_readiness();
+    state.monitor.publish_readiness();
     tracing::info!(
         database = state.config.database_engine(),
         live_games = state.live.kind(),
@@ -129,7 +140,7 @@ async fn try_initialize(state: &AppState) -> anyhow::Result<()> {
         .context("migrations timed out")?
         .map_err(anyhow::Error::new)
         .context("applying migrations")?;
-    if state.tokens.get().is_none() {
+    if !state.tokens.is_known() {
         let secret = match &state.config.jwt_secret {
             Some(s) => s.expose().as_bytes().to_vec(),
             None => {
@@ -146,7 +157,7 @@ async fn try_initialize(state: &AppState) -> anyhow::Result<()> {
                 .into_bytes()
             }
         };
-        let _ = state.tokens.set(TokenKeys::new(&secret));
+        state.tokens.set(TokenKeys::new(&secret));
     }
     Ok(())
 }
@@ -161,7 +172,7 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                state.probe_dependencies().await;
+                state.monitor.probe_dependencies().await;
                 state.metrics.run_upkeep();
                 if let Some(m) = &state.memory {
                     m.purge();
@@ -178,11 +189,11 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             loop {
                 tick.tick().await;
                 if state.health.is_started() {
-                    if let Err(e) = state.sweep_once().await {
+                    if let Err(e) = state.games.sweep_once().await {
                         tracing::debug!(error = %e, "expiry sweep skipped");
                     }
                     if n.is_multiple_of(60) {
-                        match state.expire_lost_games().await {
+                        match state.games.expire_lost_games().await {
                             Ok(0) => {}
                             Ok(count) => {
                                 tracing::warn!(count, "expired games whose live state was lost")

@@ -1,15 +1,19 @@
-//! The application state every handler and background task shares.
+//! The application state every handler and background task shares: the services, and what the
+//! HTTP layer itself needs (configuration, health, metrics, assets).
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::health::Health;
-use crate::live::{LiveState, MemoryState};
+use crate::health::{Health, Monitor};
+use crate::live::{BoardCache, GameLive, Idempotency, LiveState, MemoryState, RateLimits};
+use crate::service::games::GamesParts;
+use crate::service::{
+    Boards, Games, GuardedLive, GuardedStore, Players, RandomSource, SigningKeys,
+};
 use crate::static_files::Assets;
-use crate::tokens::TokenKeys;
 use humor_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -22,15 +26,88 @@ pub struct Inner {
     pub memory: Option<Arc<MemoryState>>,
     pub clock: Arc<dyn Clock>,
     /// Known once start-up has read or generated the signing key.
-    pub tokens: OnceLock<TokenKeys>,
+    pub tokens: SigningKeys,
+    /// Readiness and what the monitor last learned about each dependency.
+    pub health: Arc<Health>,
+    pub monitor: Monitor,
+    /// The live state's jobs the HTTP layer itself does.
+    pub rate_limits: GuardedLive<dyn RateLimits>,
+    pub idempotency: GuardedLive<dyn Idempotency>,
+    pub games: Games,
+    pub players: Players,
+    pub boards: Boards,
+    pub metrics: PrometheusHandle,
+    pub assets: Assets,
+}
+
+/// What [`AppState::new`] wires together.
+pub struct Parts {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub live: Arc<dyn LiveState>,
+    pub memory: Option<Arc<MemoryState>>,
+    pub clock: Arc<dyn Clock>,
     pub health: Health,
+    pub random: Arc<dyn RandomSource>,
     pub metrics: PrometheusHandle,
     pub assets: Assets,
 }
 
 impl AppState {
-    pub fn new(inner: Inner) -> AppState {
-        AppState(Arc::new(inner))
+    /// Builds the services, each from only the dependencies it uses.
+    pub fn new(parts: Parts) -> AppState {
+        let Parts {
+            config,
+            store,
+            live,
+            memory,
+            clock,
+            health,
+            random,
+            metrics,
+            assets,
+        } = parts;
+        let health = Arc::new(health);
+        let timeout = config.dependency_timeout;
+        let tokens = SigningKeys::default();
+        let db = GuardedStore::new(store.clone(), health.clone(), timeout);
+        // Each user gets a handle on the one job it needs (the engine does all of them).
+        let game_live: Arc<dyn GameLive> = live.clone();
+        let board_cache: Arc<dyn BoardCache> = live.clone();
+        let rate_limits: Arc<dyn RateLimits> = live.clone();
+        let idempotency: Arc<dyn Idempotency> = live.clone();
+        let cache = GuardedLive::new(board_cache, health.clone(), timeout);
+        let players = Players::new(db.clone(), clock.clone(), tokens.clone(), random.clone());
+        let boards = Boards::new(db.clone(), cache.clone(), clock.clone());
+        let games = Games::new(GamesParts {
+            db,
+            live: GuardedLive::new(game_live, health.clone(), timeout),
+            cache,
+            clock: clock.clone(),
+            keys: tokens.clone(),
+            players: players.clone(),
+            random,
+        });
+        let rate_limits = GuardedLive::new(rate_limits, health.clone(), timeout);
+        let idempotency = GuardedLive::new(idempotency, health.clone(), timeout);
+        let monitor = Monitor::new(health.clone(), store.clone(), live.clone(), timeout);
+        AppState(Arc::new(Inner {
+            config,
+            store,
+            live,
+            memory,
+            clock,
+            tokens,
+            health,
+            monitor,
+            rate_limits,
+            idempotency,
+            games,
+            players,
+            boards,
+            metrics,
+            assets,
+        }))
     }
 }
 

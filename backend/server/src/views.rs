@@ -1,6 +1,8 @@
 //! What the API shows: JSON shapes (camelCase) built from domain values. They also describe
 //! themselves for the OpenAPI document.
 
+pub mod boards;
+
 use crate::clock::iso;
 use humor_game::scoring::{self, Achievement, Performance, ScoreBreakdown};
 use humor_game::{CardState, Difficulty, Game, GameStatus};
@@ -269,6 +271,38 @@ pub struct GameResult {
     pub completed_at: String,
 }
 
+impl From<&crate::service::games::Rank> for RankView {
+    fn from(rank: &crate::service::games::Rank) -> RankView {
+        let daily = match &rank.board.kind {
+            humor_store::BoardKind::Daily(date) => Some(date.clone()),
+            _ => None,
+        };
+        RankView {
+            position: rank.position,
+            total_players: rank.total_players,
+            timeframe: if daily.is_some() { "daily" } else { "all" }.into(),
+            difficulty: rank.board.difficulty.map(DifficultyView::from),
+            daily,
+        }
+    }
+}
+
+impl From<&crate::service::games::Completion> for GameResult {
+    fn from(c: &crate::service::games::Completion) -> GameResult {
+        let mut result = GameResult::view(
+            ResultOwner {
+                game_id: c.game_id,
+                username: &c.username,
+                difficulty: c.difficulty,
+                daily: c.daily.as_deref(),
+            },
+            &c.record,
+        );
+        result.rank = c.rank.as_ref().map(RankView::from);
+        result
+    }
+}
+
 impl GameResult {
     /// The result of a completed game (without rank, which changes over time).
     pub fn of(game: &Game) -> Option<GameResult> {
@@ -343,6 +377,16 @@ pub struct PlayerView {
     pub is_new: bool,
     /// The player token: returned only once, when the name is claimed. Keep it like a password.
     pub token: Option<String>,
+}
+
+impl From<crate::service::players::Claim> for PlayerView {
+    fn from(c: crate::service::players::Claim) -> PlayerView {
+        PlayerView {
+            username: c.username,
+            is_new: c.is_new,
+            token: c.token,
+        }
+    }
 }
 
 /// Formats milliseconds as the original's `42.0s`.

@@ -8,11 +8,12 @@ use super::requests::{
     LimitParams, RankParams, RankQuery, ScoresQuery,
 };
 use super::respond::{private, public, public_raw};
-use crate::service::boards::{
-    LeaderboardResponse, PlayerScoresResponse, RankResponse, ScoresResponse, StatsResponse,
-};
+use crate::service::AppError;
 use crate::service::Auth;
 use crate::state::AppState;
+use crate::views::boards::{
+    LeaderboardResponse, PlayerScoresResponse, RankResponse, ScoresResponse, StatsResponse,
+};
 use crate::views::PlayerView;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,7 +29,13 @@ async fn board(
 ) -> Result<Response, ApiError> {
     let LeaderboardQuery { board, limit } = params.try_into().map_err(ApiError::validation)?;
     Ok(public_raw(
-        state.leaderboard_json(&board, limit, fresh).await?,
+        state
+            .boards
+            .leaderboard_json(&board, limit, fresh, |b| {
+                serde_json::to_string(&LeaderboardResponse::of(b))
+                    .map_err(|e| AppError::Internal(Box::new(e)))
+            })
+            .await?,
     ))
 }
 
@@ -69,15 +76,19 @@ pub async fn rank(
     } = (username, params)
         .try_into()
         .map_err(ApiError::validation)?;
-    Ok(public(
-        &state.rank_of(username.as_str(), &board, context).await?,
-    ))
+    let standing = state
+        .boards
+        .rank_of(username.as_str(), &board, context)
+        .await?;
+    Ok(public(&RankResponse::from(standing)))
 }
 
 #[utoipa::path(get, path = "/api/leaderboard/stats", tag = "leaderboard",
     responses((status = 200, description = "Totals per difficulty and records", body = StatsResponse)))]
 pub async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(public(&state.statistics().await?))
+    Ok(public(&StatsResponse::from(
+        state.boards.statistics().await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/scores", tag = "scores", params(LimitParams),
@@ -88,7 +99,9 @@ pub async fn scores(
     QueryParams(params): QueryParams<LimitParams>,
 ) -> Result<Response, ApiError> {
     let ScoresQuery { limit } = params.try_into().map_err(ApiError::validation)?;
-    Ok(public(&state.scores(limit).await?))
+    Ok(public(&ScoresResponse::from(
+        state.boards.scores(limit).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/scores/{username}", tag = "scores",
@@ -110,9 +123,12 @@ pub async fn player_scores(
         .map_err(ApiError::validation)?;
     Ok(private(
         StatusCode::OK,
-        &state
-            .player_scores(username.as_str(), limit, offset)
-            .await?,
+        &PlayerScoresResponse::from(
+            state
+                .boards
+                .player_scores(username.as_str(), limit, offset)
+                .await?,
+        ),
     ))
 }
 
@@ -135,7 +151,10 @@ pub async fn claim(
     JsonBody(body): JsonBody<ClaimRequest>,
 ) -> Result<Response, ApiError> {
     let ClaimCommand { username } = body.try_into().map_err(ApiError::validation)?;
-    let player = state.claim_username(&username, auth, op_id(&op)).await?;
+    let player = state
+        .players
+        .claim_username(&username, auth, op_id(&op))
+        .await?;
     let status = if player.is_new {
         StatusCode::CREATED
     } else {
@@ -145,7 +164,7 @@ pub async fn claim(
         status,
         &ClaimResponse {
             success: true,
-            player,
+            player: player.into(),
         },
     ))
 }

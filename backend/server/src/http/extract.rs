@@ -114,7 +114,7 @@ impl FromRequestParts<AppState> for Auth {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .ok_or(ApiError::InvalidToken)?;
-        let keys = state.keys().map_err(ApiError::App)?;
+        let keys = state.tokens.get().map_err(ApiError::App)?;
         keys.verify(token)
             .map(Auth::Player)
             .map_err(|_| ApiError::InvalidToken)

@@ -8,7 +8,7 @@ use super::requests::{
     StartRequest,
 };
 use super::respond::{private, public};
-use crate::service::games::{Found, StartCommand};
+use crate::service::games::{Completion, Found, StartCommand};
 use crate::service::{AppError, Auth};
 use crate::state::AppState;
 use crate::views::{
@@ -269,7 +269,7 @@ pub async fn daily_challenge(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Response, ApiError> {
-    let info = state.daily_challenge(auth).await?;
+    let info = state.games.daily_challenge(auth).await?;
     let c = &info.challenge;
     let r = c.difficulty.rules();
     let body = DailyResponse {
@@ -310,7 +310,7 @@ pub async fn start(
     JsonBody(body): JsonBody<StartRequest>,
 ) -> Result<Response, ApiError> {
     let command = StartCommand::try_from(body).map_err(ApiError::validation)?;
-    let (game, player, was_replayed) = state.start_game(command, auth, op_id(&op)).await?;
+    let (game, player, was_replayed) = state.games.start_game(command, auth, op_id(&op)).await?;
     let now = state.clock.now_ms();
     Ok(replayed(
         was_replayed,
@@ -320,7 +320,7 @@ pub async fn start(
                 success: true,
                 message: format!("🎯 Game started! Good luck, {}! 🍀", game.username),
                 game: GameView::of(&game, now),
-                player,
+                player: player.into(),
             },
         ),
     ))
@@ -339,14 +339,14 @@ pub async fn get_game(
 ) -> Result<Response, ApiError> {
     let id = parse_game_id(&game_id)?;
     let now = state.clock.now_ms();
-    let (game, result) = match state.find_game(id, auth).await? {
+    let (game, result) = match state.games.find_game(id, auth).await? {
         Found::Live(game) => {
             let result = GameResult::of(&game);
             (GameView::of(&game, now), result)
         }
         Found::Stored(record) => {
             let result = match record.result {
-                Some(_) => Some(crate::service::games::stored_result(&record)?),
+                Some(_) => Some(GameResult::from(&Completion::stored(&record)?)),
                 None => None,
             };
             (stored_view(&record)?, result)
@@ -412,8 +412,8 @@ pub async fn flip(
 ) -> Result<Response, ApiError> {
     let id = parse_game_id(&game_id)?;
     let FlipCommand { card_id } = body.try_into().map_err(ApiError::validation)?;
-    let flipped = state.flip(id, &card_id, auth, op_id(&op)).await?;
-    let (game, result) = (&flipped.game, flipped.result.clone());
+    let flipped = state.games.flip(id, &card_id, auth, op_id(&op)).await?;
+    let (game, result) = (&flipped.game, flipped.result.as_ref().map(GameResult::from));
     let outcome = flipped
         .outcomes
         .first()
@@ -459,9 +459,14 @@ pub async fn match_pair(
         second,
     } = body.try_into().map_err(ApiError::validation)?;
     let flipped = state
+        .games
         .match_pair(game_id, &first, &second, auth, op_id(&op))
         .await?;
-    let (game, result, was_replayed) = (flipped.game, flipped.result, flipped.replayed);
+    let (game, result, was_replayed) = (
+        flipped.game,
+        flipped.result.as_ref().map(GameResult::from),
+        flipped.replayed,
+    );
     let second = flipped
         .outcomes
         .last()
@@ -549,6 +554,7 @@ pub async fn pause(
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (game, was_replayed) = state
+        .games
         .pause(parse_game_id(&game_id)?, auth, op_id(&op))
         .await?;
     Ok(replayed(was_replayed, game_only(&state, game).await))
@@ -568,6 +574,7 @@ pub async fn resume(
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (game, was_replayed) = state
+        .games
         .resume(parse_game_id(&game_id)?, auth, op_id(&op))
         .await?;
     Ok(replayed(was_replayed, game_only(&state, game).await))
@@ -587,6 +594,7 @@ pub async fn abandon(
     Path(game_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (game, was_replayed) = state
+        .games
         .abandon(parse_game_id(&game_id)?, auth, op_id(&op))
         .await?;
     Ok(replayed(was_replayed, game_only(&state, game).await))
@@ -605,7 +613,7 @@ pub async fn complete(
     JsonBody(body): JsonBody<CompleteRequest>,
 ) -> Result<Response, ApiError> {
     let CompleteCommand { game_id } = body.try_into().map_err(ApiError::validation)?;
-    let result = state.complete(game_id, auth).await?;
+    let result = GameResult::from(&state.games.complete(game_id, auth).await?);
     Ok(private(
         StatusCode::OK,
         &CompleteResponse {

@@ -100,29 +100,16 @@ pub struct HealthBody {
     responses((status = 200, description = "Every configured dependency answered", body = HealthBody),
               (status = 503, description = "A dependency is down (answered fast)", body = HealthBody)))]
 pub async fn health(State(state): State<AppState>) -> Response {
-    let timeout = state.config.dependency_timeout;
-    let db_ok = matches!(
-        tokio::time::timeout(timeout, state.store.ping()).await,
-        Ok(Ok(()))
-    );
+    let checked = state.monitor.check_now().await;
+    let db_ok = checked.database;
     let mut problems = BTreeMap::new();
-    let redis_ok = match &state.health.redis {
-        Some(redis) => {
-            let ok = matches!(
-                tokio::time::timeout(timeout, state.live.ping()).await,
-                Ok(Ok(()))
-            );
-            if !ok {
-                // The monitor's diagnosis (at most a second old), or, if it has none yet, this.
-                let problem = redis
-                    .problem()
-                    .unwrap_or_else(|| format!("{}: no answer", redis.address()));
-                problems.insert("redis".to_string(), problem);
-            }
-            Some(ok)
+    let redis_ok = checked.redis.map(|answer| match answer {
+        Ok(()) => true,
+        Err(problem) => {
+            problems.insert("redis".to_string(), problem);
+            false
         }
-        None => None,
-    };
+    });
     let healthy = db_ok && redis_ok != Some(false);
     let word = |ok: bool| if ok { "connected" } else { "disconnected" }.to_string();
     let body = HealthBody {
@@ -137,7 +124,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         },
         storage: Storage {
             database: state.config.database_engine().into(),
-            live_games: state.live.kind().into(),
+            live_games: state.monitor.live_kind().into(),
         },
         version: env!("CARGO_PKG_VERSION").into(),
         environment: state.config.environment.clone(),

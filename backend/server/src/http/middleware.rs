@@ -160,16 +160,16 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     let now = state.clock.now_ms();
     // Fail open: a Redis problem must not turn into refusing every player (and a Redis known to
     // be down is not even asked, so requests do not wait for its timeout).
-    let decision = if state.redis_known_down() {
+    let decision = if state.rate_limits.known_down() {
         None
     } else {
-        let hit = state.live.rate_hit(
+        let hit = state.rate_limits.state.rate_hit(
             &client,
             state.config.rate_limit_window,
             state.config.rate_limit_max,
             now,
         );
-        state.live(hit).await.ok()
+        state.rate_limits.call(hit).await.ok()
     };
     if let Some(d) = decision.filter(|d| !d.allowed) {
         metrics::counter!("rate_limited_requests_total").increment(1);
@@ -278,16 +278,17 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     // Handlers that change a game record this id in it, so a retry after a lost answer (even one
     // lost with its replica) is answered instead of applied twice.
     req.extensions_mut().insert(OpId(store_key.clone()));
-    if state.redis_known_down() {
+    if state.idempotency.known_down() {
         // The request itself will answer a fast 503; nothing can be recorded now.
         return next.run(req).await;
     }
     let begin = state
-        .live(
-            state
-                .live
-                .idempotency_begin(&store_key, &fingerprint, IDEMPOTENCY_LEASE),
-        )
+        .idempotency
+        .call(state.idempotency.state.idempotency_begin(
+            &store_key,
+            &fingerprint,
+            IDEMPOTENCY_LEASE,
+        ))
         .await;
     match begin {
         Ok(crate::live::IdempotencyBegin::New) => {}
@@ -335,7 +336,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 loop {
                     tokio::time::sleep(IDEMPOTENCY_RENEW).await;
                     let _ = state
-                        .live
+                        .idempotency
+                        .state
                         .idempotency_extend(&key, &fp, IDEMPOTENCY_LEASE)
                         .await;
                 }
@@ -359,7 +361,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         match serde_json::to_string(&stored) {
             Ok(json) => {
                 state
-                    .live(state.live.idempotency_store(
+                    .idempotency
+                    .call(state.idempotency.state.idempotency_store(
                         &store_key,
                         &fingerprint,
                         &json,
@@ -367,10 +370,18 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                     ))
                     .await
             }
-            Err(_) => state.live(state.live.idempotency_release(&store_key)).await,
+            Err(_) => {
+                state
+                    .idempotency
+                    .call(state.idempotency.state.idempotency_release(&store_key))
+                    .await
+            }
         }
     } else {
-        state.live(state.live.idempotency_release(&store_key)).await
+        state
+            .idempotency
+            .call(state.idempotency.state.idempotency_release(&store_key))
+            .await
     };
     if let Err(e) = outcome {
         // The move itself is recorded with the game, so a retry is still answered, not re-applied.

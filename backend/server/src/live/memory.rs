@@ -1,6 +1,9 @@
 //! In-process live state (one replica, `cargo run`).
 
-use super::{window_of, IdempotencyBegin, LiveError, LiveState, RateDecision, Versioned};
+use super::{
+    window_of, BoardCache, GameLive, Idempotency, IdempotencyBegin, LiveError, LiveState,
+    RateDecision, RateLimits, Versioned,
+};
 use async_trait::async_trait;
 use humor_game::Game;
 use std::collections::{BTreeSet, HashMap};
@@ -80,7 +83,10 @@ impl LiveState for MemoryState {
     async fn ping_fresh(&self) -> Result<(), LiveError> {
         self.ping().await
     }
+}
 
+#[async_trait]
+impl GameLive for MemoryState {
     async fn create_game(
         &self,
         game: &Game,
@@ -155,7 +161,10 @@ impl LiveState for MemoryState {
             .map(|(_, id)| *id)
             .collect())
     }
+}
 
+#[async_trait]
+impl Idempotency for MemoryState {
     async fn idempotency_begin(
         &self,
         key: &str,
@@ -222,7 +231,10 @@ impl LiveState for MemoryState {
         self.lock()?.idempotency.remove(key);
         Ok(())
     }
+}
 
+#[async_trait]
+impl RateLimits for MemoryState {
     async fn rate_hit(
         &self,
         client: &str,
@@ -242,7 +254,10 @@ impl LiveState for MemoryState {
             reset_after,
         })
     }
+}
 
+#[async_trait]
+impl BoardCache for MemoryState {
     async fn cache_get(&self, key: &str) -> Result<(u64, Option<String>), LiveError> {
         let inner = self.lock()?;
         let g = inner.generation;

@@ -1,6 +1,9 @@
 //! State shared by every replica while games are played: live games, idempotency records, rate
 //! limit counters and the leaderboard cache. In Redis when configured (so a game survives its
 //! replica), in process memory otherwise.
+//!
+//! One trait per job ([`GameLive`], [`Idempotency`], [`RateLimits`], [`BoardCache`]), so a user
+//! can hold only the one it needs; [`LiveState`] is an engine that does all four.
 
 mod memory;
 mod redis_state;
@@ -56,8 +59,9 @@ pub struct RateDecision {
     pub reset_after: Duration,
 }
 
+/// An engine: all four jobs, and the probes the health monitor uses.
 #[async_trait]
-pub trait LiveState: Send + Sync + 'static {
+pub trait LiveState: GameLive + Idempotency + RateLimits + BoardCache + 'static {
     /// "redis" or "memory".
     fn kind(&self) -> &'static str;
 
@@ -65,7 +69,11 @@ pub trait LiveState: Send + Sync + 'static {
 
     /// A round trip on a fresh connection (tells "our connections are broken" from "Redis is down").
     async fn ping_fresh(&self) -> Result<(), LiveError>;
+}
 
+/// Live games: compare-and-set per game, and the sweep schedule.
+#[async_trait]
+pub trait GameLive: Send + Sync {
     /// Stores a new game at version 1 and schedules it for the expiry sweep at `game.deadline()`.
     /// With `start_op` (the start request's operation id and what to answer a retry with), the
     /// two are stored together, so a retried start finds the game it dealt.
@@ -92,7 +100,11 @@ pub trait LiveState: Send + Sync + 'static {
 
     /// Up to `limit` games whose sweep time has come.
     async fn due_games(&self, now_ms: i64, limit: usize) -> Result<Vec<Uuid>, LiveError>;
+}
 
+/// Records of requests carrying an `Idempotency-Key`: a lease while one runs, its answer after.
+#[async_trait]
+pub trait Idempotency: Send + Sync {
     async fn idempotency_begin(
         &self,
         key: &str,
@@ -118,7 +130,11 @@ pub trait LiveState: Send + Sync + 'static {
     ) -> Result<(), LiveError>;
 
     async fn idempotency_release(&self, key: &str) -> Result<(), LiveError>;
+}
 
+/// Request counters per client and fixed window, shared by every replica.
+#[async_trait]
+pub trait RateLimits: Send + Sync {
     /// Counts one request of `client` in the current fixed window.
     async fn rate_hit(
         &self,
@@ -127,7 +143,11 @@ pub trait LiveState: Send + Sync + 'static {
         max: u64,
         now_ms: i64,
     ) -> Result<RateDecision, LiveError>;
+}
 
+/// The leaderboard cache, keyed by a generation every completion increments.
+#[async_trait]
+pub trait BoardCache: Send + Sync {
     /// The current cache generation and the answer cached under it, if any.
     async fn cache_get(&self, key: &str) -> Result<(u64, Option<String>), LiveError>;
 

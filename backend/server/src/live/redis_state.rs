@@ -1,7 +1,10 @@
 //! Live state in Redis, shared by every replica. Every call is bounded by a timeout, so a Redis
 //! outage gives fast errors (and 503s), never a hang.
 
-use super::{window_of, IdempotencyBegin, LiveError, LiveState, RateDecision, Versioned};
+use super::{
+    window_of, BoardCache, GameLive, Idempotency, IdempotencyBegin, LiveError, LiveState,
+    RateDecision, RateLimits, Versioned,
+};
 use async_trait::async_trait;
 use humor_game::Game;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -204,7 +207,10 @@ impl LiveState for RedisState {
         .map_err(|_| unavailable("timed out"))?
         .map(|_| ())
     }
+}
 
+#[async_trait]
+impl GameLive for RedisState {
     async fn create_game(
         &self,
         game: &Game,
@@ -315,7 +321,10 @@ impl LiveState for RedisState {
             .await?;
         Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
     }
+}
 
+#[async_trait]
+impl Idempotency for RedisState {
     async fn idempotency_begin(
         &self,
         key: &str,
@@ -403,7 +412,10 @@ impl LiveState for RedisState {
         self.run("idempotency_release", |mut c| async move { c.del(k).await })
             .await
     }
+}
 
+#[async_trait]
+impl RateLimits for RedisState {
     async fn rate_hit(
         &self,
         client: &str,
@@ -426,7 +438,10 @@ impl LiveState for RedisState {
             reset_after,
         })
     }
+}
 
+#[async_trait]
+impl BoardCache for RedisState {
     async fn cache_get(&self, key: &str) -> Result<(u64, Option<String>), LiveError> {
         let (gen_key, prefix) = (self.key(&["lb", "gen"]), self.key(&["lb", ""]));
         let key = key.to_string();

@@ -1,14 +1,17 @@
 //! Leaderboards and statistics, read from the durable store through a short-lived cache that
 //! every completion invalidates.
 
-use super::AppError;
-use crate::clock::iso;
-use crate::state::AppState;
-use crate::views::{seconds_label, DifficultyView, StatusView};
+use super::{AppError, GuardedLive, GuardedStore};
+use crate::clock::Clock;
+use crate::live::BoardCache;
 use humor_game::daily::parse_date;
 use humor_game::Difficulty;
-use humor_store::{month_period, week_period, Board, BoardKind, BoardRow, ScoreRow};
+use humor_store::{
+    month_period, week_period, Board, BoardKind, BoardRow, GameRecord, GlobalStats, Player,
+    ScoreRow,
+};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -32,221 +35,62 @@ pub struct BoardQuery {
     pub daily: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LeaderboardRow {
-    pub rank: i64,
-    pub username: String,
-    pub best_score: i64,
-    pub best_time_ms: i64,
-    /// The best time as the original app showed it, e.g. `42.0s`.
-    pub time_formatted: String,
-    /// The difficulty of the player's best game.
-    pub difficulty: DifficultyView,
-    pub games_completed: i64,
-    pub average_score: f64,
-    pub last_completed_at: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LeaderboardMetadata {
-    pub timeframe: String,
-    /// `2026-W48` for week, `2026-11` for month.
+/// A leaderboard as read at `as_of_ms`.
+#[derive(Debug, Clone)]
+pub struct Leaderboard {
+    pub board: Board,
+    /// What the query asked for (a daily board is daily whatever it says).
+    pub timeframe: Timeframe,
+    /// `2026-W48` for a week board, `2026-11` for a month board, the date of a daily board.
     pub period: Option<String>,
-    pub difficulty: Option<DifficultyView>,
-    pub daily: Option<String>,
+    pub rows: Vec<BoardRow>,
     pub total_players: i64,
-    pub last_updated: String,
+    pub as_of_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LeaderboardResponse {
-    pub success: bool,
-    pub leaderboard: Vec<LeaderboardRow>,
-    pub metadata: LeaderboardMetadata,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserRank {
-    pub username: String,
-    pub rank: i64,
-    pub best_score: i64,
-    pub best_time_ms: i64,
-    pub total_ranked_players: i64,
-    /// Share of ranked players at or below this one, in percent.
-    pub percentile: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RankResponse {
-    pub success: bool,
-    pub user_rank: UserRank,
-    /// Rows around the player.
-    pub context: Vec<LeaderboardRow>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OverallStats {
+/// A player's row on a board and the rows around it.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub row: BoardRow,
     pub total_players: i64,
+    pub around: Vec<BoardRow>,
+}
+
+/// The most recent and the best completed games.
+#[derive(Debug, Clone)]
+pub struct Scores {
+    pub recent: Vec<ScoreRow>,
+    pub top: Vec<ScoreRow>,
+}
+
+/// A player, a page of their games, and their place on the all-time board.
+#[derive(Debug, Clone)]
+pub struct PlayerRecord {
+    pub player: Player,
+    pub games: Vec<GameRecord>,
     pub total_games: i64,
-    pub completed_games: i64,
-    pub expired_games: i64,
-    pub abandoned_games: i64,
-    /// Games started and not finished (live right now, or never finished).
-    pub active_games: i64,
-    pub highest_score: i64,
-    /// Completed games per started game, in percent.
-    pub completion_rate: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DifficultyStatsView {
-    pub difficulty: DifficultyView,
-    pub games_played: i64,
-    pub completed_games: i64,
-    pub average_score: f64,
-    pub max_score: i64,
-    pub average_time_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScoreRowView {
-    pub username: String,
-    pub difficulty: DifficultyView,
-    pub daily: Option<String>,
-    pub score: i64,
-    pub time_ms: i64,
-    pub completed_at: String,
-}
-
-impl From<ScoreRow> for ScoreRowView {
-    fn from(r: ScoreRow) -> Self {
-        ScoreRowView {
-            username: r.username,
-            difficulty: r.difficulty.into(),
-            daily: r.daily,
-            score: r.score,
-            time_ms: r.time_ms,
-            completed_at: iso(r.completed_at_ms),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Records {
-    pub highest_score: Option<ScoreRowView>,
-    pub fastest_time: Option<ScoreRowView>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Statistics {
-    pub overall: OverallStats,
-    pub by_difficulty: Vec<DifficultyStatsView>,
-    pub records: Records,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StatsResponse {
-    pub success: bool,
-    pub statistics: Statistics,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScoresResponse {
-    pub success: bool,
-    pub recent: Vec<ScoreRowView>,
-    pub top: Vec<ScoreRowView>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserInfo {
-    pub username: String,
-    pub created_at: String,
-    pub last_played_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PlayerStatistics {
-    pub games_started: i64,
-    pub games_completed: i64,
-    pub total_score: i64,
-    pub best_score: i64,
-    pub average_score: f64,
-    pub fastest_time_ms: Option<i64>,
-    pub perfect_games: i64,
-    /// Rank on the all-time, all-difficulties board.
+    pub limit: i64,
+    pub offset: i64,
     pub global_rank: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryItem {
-    pub game_id: uuid::Uuid,
-    pub difficulty: DifficultyView,
-    pub daily: Option<String>,
-    pub status: StatusView,
-    pub score: i64,
-    pub time_ms: i64,
-    pub moves: i64,
-    pub pauses: i64,
-    pub started_at: String,
-    pub completed_at: Option<String>,
+/// Leaderboards and statistics: reads the store, caches in the live state.
+#[derive(Clone)]
+pub struct Boards {
+    db: GuardedStore,
+    cache: GuardedLive<dyn BoardCache>,
+    clock: Arc<dyn Clock>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct History {
-    pub items: Vec<HistoryItem>,
-    pub total: i64,
-    pub limit: i64,
-    pub offset: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PlayerScoresResponse {
-    pub success: bool,
-    pub user: UserInfo,
-    pub statistics: PlayerStatistics,
-    pub history: History,
-}
-
-fn average(total: i64, count: i64) -> f64 {
-    if count == 0 {
-        0.0
-    } else {
-        (total as f64 * 10.0 / count as f64).round() / 10.0
+impl Boards {
+    pub fn new(
+        db: GuardedStore,
+        cache: GuardedLive<dyn BoardCache>,
+        clock: Arc<dyn Clock>,
+    ) -> Boards {
+        Boards { db, cache, clock }
     }
-}
 
-fn row_view(r: BoardRow) -> LeaderboardRow {
-    LeaderboardRow {
-        rank: r.rank,
-        username: r.username,
-        best_score: r.best_score,
-        best_time_ms: r.best_time_ms,
-        time_formatted: seconds_label(r.best_time_ms),
-        difficulty: r.difficulty.into(),
-        games_completed: r.games_completed,
-        average_score: average(r.total_score, r.games_completed),
-        last_completed_at: iso(r.last_completed_at_ms),
-    }
-}
-
-impl AppState {
     /// The board a query names at `now`, with its period label.
     pub fn board_for(&self, q: &BoardQuery) -> Result<(Board, Option<String>), AppError> {
         let now = self.clock.now_ms();
@@ -291,54 +135,48 @@ impl AppState {
         ))
     }
 
-    /// The leaderboard as a JSON document (cached unless `fresh`).
+    /// The leaderboard as a JSON document (cached unless `fresh`). `render` turns the board into
+    /// the document; the cache keeps the document, so a hit costs neither the store nor `render`.
     pub async fn leaderboard_json(
         &self,
         q: &BoardQuery,
         limit: i64,
         fresh: bool,
+        render: impl FnOnce(&Leaderboard) -> Result<String, AppError>,
     ) -> Result<String, AppError> {
         let (board, period) = self.board_for(q)?;
         let cache_key = format!("board:{}:{limit}", board.key());
         let generation = if fresh {
             None
         } else {
-            match self.live(self.live.cache_get(&cache_key)).await {
+            match self
+                .cache
+                .call(self.cache.state.cache_get(&cache_key))
+                .await
+            {
                 Ok((_, Some(hit))) => return Ok(hit),
                 Ok((g, None)) => Some(g),
                 // The cache is an optimisation: read through when it is down.
                 Err(_) => None,
             }
         };
-        let rows = self.db(self.store.leaderboard(&board, limit)).await?;
-        let total = self.db(self.store.board_size(&board)).await?;
-        let response = LeaderboardResponse {
-            success: true,
-            leaderboard: rows.into_iter().map(row_view).collect(),
-            metadata: LeaderboardMetadata {
-                timeframe: match (&board.kind, q.timeframe) {
-                    (BoardKind::Daily(_), _) => "daily".into(),
-                    (_, t) => serde_json::to_value(t)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
-                },
-                period: period
-                    .clone()
-                    .filter(|_| !matches!(board.kind, BoardKind::Daily(_))),
-                difficulty: board.difficulty.map(DifficultyView::from),
-                daily: match &board.kind {
-                    BoardKind::Daily(d) => Some(d.clone()),
-                    _ => None,
-                },
-                total_players: total,
-                last_updated: iso(self.clock.now_ms()),
-            },
-        };
-        let json = serde_json::to_string(&response).map_err(|e| AppError::Internal(Box::new(e)))?;
+        let rows = self
+            .db
+            .call(self.db.store.leaderboard(&board, limit))
+            .await?;
+        let total_players = self.db.call(self.db.store.board_size(&board)).await?;
+        let json = render(&Leaderboard {
+            board,
+            timeframe: q.timeframe,
+            period,
+            rows,
+            total_players,
+            as_of_ms: self.clock.now_ms(),
+        })?;
         if let Some(g) = generation {
             let _ = self
-                .live(self.live.cache_put(g, &cache_key, &json, CACHE_TTL))
+                .cache
+                .call(self.cache.state.cache_put(g, &cache_key, &json, CACHE_TTL))
                 .await;
         }
         Ok(json)
@@ -349,95 +187,42 @@ impl AppState {
         username: &str,
         q: &BoardQuery,
         context: i64,
-    ) -> Result<RankResponse, AppError> {
+    ) -> Result<Standing, AppError> {
         let player = self
-            .db(self.store.player_by_name(username))
+            .db
+            .call(self.db.store.player_by_name(username))
             .await?
             .ok_or(AppError::PlayerNotFound)?;
         let (board, _) = self.board_for(q)?;
         let row = self
-            .db(self.store.rank(&board, player.id))
+            .db
+            .call(self.db.store.rank(&board, player.id))
             .await?
             .ok_or(AppError::NotRanked)?;
-        let total = self.db(self.store.board_size(&board)).await?.max(row.rank);
+        let total_players = self
+            .db
+            .call(self.db.store.board_size(&board))
+            .await?
+            .max(row.rank);
         let around = self
-            .db(self.store.leaderboard_around(&board, &row, context))
+            .db
+            .call(self.db.store.leaderboard_around(&board, &row, context))
             .await?;
-        Ok(RankResponse {
-            success: true,
-            user_rank: UserRank {
-                username: row.username.clone(),
-                rank: row.rank,
-                best_score: row.best_score,
-                best_time_ms: row.best_time_ms,
-                total_ranked_players: total,
-                percentile: ((total - row.rank + 1) as f64 * 1000.0 / total as f64).round() / 10.0,
-            },
-            context: around.into_iter().map(row_view).collect(),
+        Ok(Standing {
+            row,
+            total_players,
+            around,
         })
     }
 
-    pub async fn statistics(&self) -> Result<StatsResponse, AppError> {
-        let s = self.db(self.store.stats()).await?;
-        let mut overall = OverallStats {
-            total_players: s.players,
-            total_games: 0,
-            completed_games: 0,
-            expired_games: 0,
-            abandoned_games: 0,
-            active_games: 0,
-            highest_score: s.highest.as_ref().map_or(0, |h| h.score),
-            completion_rate: 0.0,
-        };
-        let mut by_difficulty = Vec::new();
-        for d in Difficulty::ALL {
-            let Some(row) = s.by_difficulty.iter().find(|r| r.difficulty == d) else {
-                continue;
-            };
-            overall.total_games += row.games_started;
-            overall.completed_games += row.games_completed;
-            overall.expired_games += row.games_expired;
-            overall.abandoned_games += row.games_abandoned;
-            by_difficulty.push(DifficultyStatsView {
-                difficulty: row.difficulty.into(),
-                games_played: row.games_started,
-                completed_games: row.games_completed,
-                average_score: average(row.total_score, row.games_completed),
-                max_score: row.max_score,
-                average_time_ms: if row.games_completed == 0 {
-                    0
-                } else {
-                    row.total_time_ms / row.games_completed
-                },
-            });
-        }
-        overall.active_games = (overall.total_games
-            - overall.completed_games
-            - overall.expired_games
-            - overall.abandoned_games)
-            .max(0);
-        overall.completion_rate = average(overall.completed_games * 100, overall.total_games);
-        Ok(StatsResponse {
-            success: true,
-            statistics: Statistics {
-                overall,
-                by_difficulty,
-                records: Records {
-                    highest_score: s.highest.map(Into::into),
-                    fastest_time: s.fastest.map(Into::into),
-                },
-            },
-        })
+    pub async fn statistics(&self) -> Result<GlobalStats, AppError> {
+        self.db.call(self.db.store.stats()).await
     }
 
-    pub async fn scores(&self, limit: i64) -> Result<ScoresResponse, AppError> {
-        let recent = self.db(self.store.recent_scores(limit)).await?;
-        let top = self.db(self.store.top_scores(limit)).await?;
-        Ok(ScoresResponse {
-            success: true,
-            recent: recent.into_iter().map(Into::into).collect(),
-            top: top.into_iter().map(Into::into).collect(),
-        })
+    pub async fn scores(&self, limit: i64) -> Result<Scores, AppError> {
+        let recent = self.db.call(self.db.store.recent_scores(limit)).await?;
+        let top = self.db.call(self.db.store.top_scores(limit)).await?;
+        Ok(Scores { recent, top })
     }
 
     pub async fn player_scores(
@@ -445,57 +230,32 @@ impl AppState {
         username: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<PlayerScoresResponse, AppError> {
-        let p = self
-            .db(self.store.player_by_name(username))
+    ) -> Result<PlayerRecord, AppError> {
+        let player = self
+            .db
+            .call(self.db.store.player_by_name(username))
             .await?
             .ok_or(AppError::PlayerNotFound)?;
-        let (games, total) = self.db(self.store.history(p.id, limit, offset)).await?;
+        let (games, total_games) = self
+            .db
+            .call(self.db.store.history(player.id, limit, offset))
+            .await?;
         let global = Board {
             kind: BoardKind::All,
             difficulty: None,
         };
         let global_rank = self
-            .db(self.store.rank(&global, p.id))
+            .db
+            .call(self.db.store.rank(&global, player.id))
             .await?
             .map(|r| r.rank);
-        Ok(PlayerScoresResponse {
-            success: true,
-            user: UserInfo {
-                username: p.username.clone(),
-                created_at: iso(p.created_at_ms),
-                last_played_at: p.last_played_at_ms.map(iso),
-            },
-            statistics: PlayerStatistics {
-                games_started: p.games_started,
-                games_completed: p.games_completed,
-                total_score: p.total_score,
-                best_score: p.best_score,
-                average_score: average(p.total_score, p.games_completed),
-                fastest_time_ms: p.best_time_ms,
-                perfect_games: p.perfect_games,
-                global_rank,
-            },
-            history: History {
-                items: games
-                    .into_iter()
-                    .map(|g| HistoryItem {
-                        game_id: g.id,
-                        difficulty: g.difficulty.into(),
-                        daily: g.daily,
-                        status: g.status.into(),
-                        score: g.score,
-                        time_ms: g.time_ms,
-                        moves: g.moves,
-                        pauses: g.pauses,
-                        started_at: iso(g.started_at_ms),
-                        completed_at: g.finished_at_ms.map(iso),
-                    })
-                    .collect(),
-                total,
-                limit,
-                offset,
-            },
+        Ok(PlayerRecord {
+            player,
+            games,
+            total_games,
+            limit,
+            offset,
+            global_rank,
         })
     }
 }

@@ -3,14 +3,21 @@
 
 pub mod boards;
 pub mod games;
+pub mod guard;
 pub mod players;
+pub mod randomness;
+
+pub use boards::Boards;
+pub use games::Games;
+pub use guard::{GuardedLive, GuardedStore};
+pub use players::Players;
+pub use randomness::{OsRandom, RandomSource, SeededRandom};
 
 use crate::live::LiveError;
-use crate::state::AppState;
 use crate::tokens::TokenKeys;
 use humor_game::GameError;
 use humor_store::StoreError;
-use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
 /// One invalid input field.
@@ -97,74 +104,23 @@ impl Auth {
     }
 }
 
-impl AppState {
-    pub fn keys(&self) -> Result<&TokenKeys, AppError> {
-        self.tokens.get().ok_or(AppError::Starting)
+/// The token signing key, known once start-up has read or generated it; shared by the services
+/// that sign or verify, and set once by start-up.
+#[derive(Clone, Default)]
+pub struct SigningKeys(Arc<OnceLock<TokenKeys>>);
+
+impl SigningKeys {
+    /// The keys, or `Starting` before start-up has them.
+    pub fn get(&self) -> Result<&TokenKeys, AppError> {
+        self.0.get().ok_or(AppError::Starting)
     }
 
-    /// A database call, bounded so an outage answers fast instead of hanging.
-    pub async fn db<T>(
-        &self,
-        fut: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, AppError> {
-        self.db_raw(fut).await?.map_err(Into::into)
+    pub fn is_known(&self) -> bool {
+        self.0.get().is_some()
     }
 
-    /// Like [`AppState::db`], but leaves the store's own errors to the caller.
-    pub async fn db_raw<T>(
-        &self,
-        fut: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<Result<T, StoreError>, AppError> {
-        // While the database is known down, answer at once instead of waiting for timeouts; the
-        // monitor probes every second, so recovery is noticed within a second.
-        if self.health.is_started() && !self.health.database.is_up() {
-            return Err(AppError::Unavailable("database"));
-        }
-        match tokio::time::timeout(self.config.dependency_timeout, fut).await {
-            Ok(Err(e)) if e.is_unavailable() => {
-                self.health.database.trip();
-                Ok(Err(e))
-            }
-            Ok(out) => Ok(out),
-            Err(_) => {
-                self.health.database.trip();
-                Err(AppError::Unavailable("database"))
-            }
-        }
-    }
-
-    /// A live-state call, bounded by the dependency timeout. A Redis failure marks Redis down at
-    /// once, so the rest of this request and the next ones fail fast instead of each waiting.
-    pub async fn live<T>(
-        &self,
-        fut: impl Future<Output = Result<T, LiveError>>,
-    ) -> Result<T, AppError> {
-        if self.redis_known_down() {
-            return Err(AppError::Unavailable("redis"));
-        }
-        match tokio::time::timeout(self.config.dependency_timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                if matches!(e, LiveError::Unavailable(_)) {
-                    self.trip_redis();
-                }
-                Err(e.into())
-            }
-            Err(_) => {
-                self.trip_redis();
-                Err(AppError::Unavailable("redis"))
-            }
-        }
-    }
-
-    /// True while Redis is known down: callers fail fast or skip it.
-    pub fn redis_known_down(&self) -> bool {
-        self.health.is_started() && self.health.redis.as_ref().is_some_and(|r| !r.is_up())
-    }
-
-    pub fn trip_redis(&self) {
-        if let Some(r) = &self.health.redis {
-            r.trip();
-        }
+    /// Sets the keys once; a second call changes nothing.
+    pub fn set(&self, keys: TokenKeys) {
+        let _ = self.0.set(keys);
     }
 }

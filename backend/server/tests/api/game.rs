@@ -369,7 +369,7 @@ async fn the_sweep_expires_games_nobody_touches() {
     each_backend(no_tweak, |app| async move {
         let (id, token, _) = app.start("ghost", "easy").await;
         app.clock.advance_ms(5 * 60_000 + 1);
-        app.state.sweep_once().await.expect("sweep");
+        app.state.games.sweep_once().await.expect("sweep");
         let record = app
             .state
             .store

@@ -186,7 +186,7 @@ async fn a_name_can_be_claimed_without_playing() {
 #[tokio::test]
 async fn a_claim_whose_answer_was_lost_is_answered_by_its_retry() {
     each_backend(no_tweak, |app| async move {
-        let keys = app.state.keys().expect("keys").clone();
+        let keys = app.state.tokens.get().expect("keys").clone();
         let now = app.state.clock.now_ms();
         // A replica claimed the name for a request, then died (or could not deal the game) before
         // answering: all the client has left is its retry with the same Idempotency-Key. The test

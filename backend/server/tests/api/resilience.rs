@@ -256,12 +256,12 @@ async fn a_game_whose_live_state_was_lost_is_stored_as_expired() {
         .expect("keys");
     let _: i64 = redis::cmd("DEL").arg(keys).query(&mut c).expect("flush");
     assert_eq!(
-        app.state.expire_lost_games().await.expect("sweep"),
+        app.state.games.expire_lost_games().await.expect("sweep"),
         0,
         "not yet: it could still be played"
     );
     app.clock.advance_ms(51 * 60_000);
-    assert_eq!(app.state.expire_lost_games().await.expect("sweep"), 1);
+    assert_eq!(app.state.games.expire_lost_games().await.expect("sweep"), 1);
 }
 
 #[tokio::test]
@@ -372,6 +372,7 @@ async fn a_request_caught_by_a_redis_partition_answers_within_one_dependency_tim
     let url = format!("redis://{}/", proxy.addr);
     let app = spawn_with(Backend::Postgres, &|c| {
         c.redis_url = Some(Secret::new(url.clone()));
+        // What this test measures: one timeout per request, not one per Redis call.
         c.dependency_timeout = Duration::from_secs(1);
     })
     .await;
@@ -387,7 +388,7 @@ async fn a_request_caught_by_a_redis_partition_answers_within_one_dependency_tim
         (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable")
     );
     // Rate limit, idempotency record and the game each need Redis: the first failure marks it down,
-    // so the request pays one DEPENDENCY_TIMEOUT_MS (1 s), not one per call.
+    // so the request pays one dependency timeout (1 s), not one per call.
     assert!(took < Duration::from_millis(1600), "{took:?}");
     let t = Instant::now();
     let next = app.flip(&id, &card, &token).await;

@@ -1,0 +1,272 @@
+//! Moves on a live game: each one a compare-and-set on the live state, retried when another
+//! request changed the game first, and answered from the game itself when it is a retry.
+
+use super::{Completion, Flipped, Found, Games, CAS_ATTEMPTS, SETTLE_GRACE_MS};
+use crate::live::Versioned;
+use crate::service::{AppError, Auth};
+use humor_game::{AppliedOp, FlipOutcome, Game, GameError, GameStatus};
+use humor_store::{FinalStatus, RecordStatus};
+use uuid::Uuid;
+
+impl Games {
+    /// Loads a live game, applies `op` and stores the result atomically; retries when another
+    /// request changed the game first. On error nothing changes, except that a game found past
+    /// its deadline is expired (and recorded) before `GameError::Expired` is returned.
+    ///
+    /// With an operation id (from `Idempotency-Key`), the id and the flips the operation made are
+    /// stored with the game in the same compare-and-set; a retry of the last operation is then
+    /// answered from there (`replay`) instead of being applied again, even when the first answer
+    /// was lost with the replica that computed it. The bool is true for such a replay.
+    async fn mutate<T>(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+        op: impl Fn(&mut Game, i64) -> Result<T, GameError>,
+        record: impl Fn(&T) -> Vec<FlipOutcome>,
+        replay: impl Fn(&AppliedOp) -> Option<T>,
+    ) -> Result<(Game, T, bool), AppError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(Versioned { version, mut game }) =
+                self.live.call(self.live.state.load_game(id)).await?
+            else {
+                return Err(self.not_live(id, auth).await);
+            };
+            auth.require(game.player_id)?;
+            if let Some(t) = op_id.and_then(|o| game.applied(o)).and_then(&replay) {
+                if !game.status.is_live() {
+                    // An outage may have kept the first attempt from recording the end.
+                    self.settle(&game).await?;
+                }
+                return Ok((game, t, true));
+            }
+            let now = self.clock.now_ms();
+            let expired = game.tick(now);
+            let outcome = op(&mut game, now);
+            if outcome.is_err() && !expired {
+                return Err(outcome.err().map(AppError::Game).unwrap_or(AppError::Busy));
+            }
+            if let (Some(o), Ok(t)) = (op_id, &outcome) {
+                game.last_op = Some(AppliedOp {
+                    id: o.to_string(),
+                    flips: record(t),
+                });
+            }
+            let due_at = if game.status.is_live() {
+                game.deadline()
+            } else {
+                now + SETTLE_GRACE_MS
+            };
+            if !self
+                .live
+                .call(self.live.state.save_game(&game, version, due_at))
+                .await?
+            {
+                continue;
+            }
+            if !game.status.is_live() {
+                self.settle(&game).await?;
+            }
+            return match outcome {
+                Ok(t) if !expired => Ok((game, t, false)),
+                _ => Err(AppError::Game(GameError::Expired)),
+            };
+        }
+        Err(AppError::Busy)
+    }
+
+    pub async fn flip(
+        &self,
+        id: Uuid,
+        card_id: &str,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<Flipped, AppError> {
+        let (game, outcome, replayed) = self
+            .mutate(
+                id,
+                auth,
+                op_id,
+                |g, now| g.flip(card_id, now, &mut self.random.rng()),
+                |o| vec![o.clone()],
+                |applied| match applied.flips.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => None,
+                },
+            )
+            .await?;
+        if !replayed {
+            record_flip(&game, &outcome);
+        }
+        let result = self.completion_result(&game, outcome.completed).await;
+        Ok(Flipped {
+            game,
+            outcomes: vec![outcome],
+            result,
+            replayed,
+        })
+    }
+
+    /// The compatibility call: both cards of an attempt at once.
+    pub async fn match_pair(
+        &self,
+        id: Uuid,
+        first: &str,
+        second: &str,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<Flipped, AppError> {
+        let (game, outcomes, replayed) = self
+            .mutate(
+                id,
+                auth,
+                op_id,
+                |g, now| {
+                    if g.attempt_in_progress() {
+                        return Err(GameError::AttemptInProgress);
+                    }
+                    let a = g.flip(first, now, &mut self.random.rng())?;
+                    let b = g.flip(second, now, &mut self.random.rng())?;
+                    Ok(vec![a, b])
+                },
+                |o| o.clone(),
+                |applied| (applied.flips.len() == 2).then(|| applied.flips.clone()),
+            )
+            .await?;
+        if !replayed {
+            for o in &outcomes {
+                record_flip(&game, o);
+            }
+        }
+        let completed = outcomes.last().is_some_and(|o| o.completed);
+        let result = self.completion_result(&game, completed).await;
+        Ok(Flipped {
+            game,
+            outcomes,
+            result,
+            replayed,
+        })
+    }
+
+    /// Pause, resume or abandon: no flips, so a replay is the game as it is now.
+    async fn control(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+        op: impl Fn(&mut Game, i64) -> Result<(), GameError>,
+    ) -> Result<(Game, bool), AppError> {
+        let (game, (), replayed) = self
+            .mutate(
+                id,
+                auth,
+                op_id,
+                op,
+                |_| Vec::new(),
+                |applied| applied.flips.is_empty().then_some(()),
+            )
+            .await?;
+        Ok((game, replayed))
+    }
+
+    pub async fn pause(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<(Game, bool), AppError> {
+        self.control(id, auth, op_id, |g, now| g.pause(now)).await
+    }
+
+    pub async fn resume(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<(Game, bool), AppError> {
+        self.control(id, auth, op_id, |g, now| g.resume(now)).await
+    }
+
+    pub async fn abandon(
+        &self,
+        id: Uuid,
+        auth: Auth,
+        op_id: Option<&str>,
+    ) -> Result<(Game, bool), AppError> {
+        self.control(id, auth, op_id, |g, now| g.abandon(now)).await
+    }
+
+    /// The game for its owner, brought up to date (an overdue game is expired on the way).
+    pub async fn find_game(&self, id: Uuid, auth: Auth) -> Result<Found, AppError> {
+        let Some(Versioned { version, mut game }) =
+            self.live.call(self.live.state.load_game(id)).await?
+        else {
+            let record = self
+                .db
+                .call(self.db.store.game(id))
+                .await?
+                .ok_or(AppError::GameNotFound)?;
+            auth.require(record.player_id)?;
+            return Ok(Found::Stored(record));
+        };
+        auth.require(game.player_id)?;
+        let now = self.clock.now_ms();
+        if game.tick(now)
+            && self
+                .live
+                .call(
+                    self.live
+                        .state
+                        .save_game(&game, version, now + SETTLE_GRACE_MS),
+                )
+                .await?
+        {
+            self.settle(&game).await?;
+        }
+        Ok(Found::Live(game))
+    }
+
+    /// `POST /api/game/complete`: the stored result of a finished game, every time.
+    pub async fn complete(&self, id: Uuid, auth: Auth) -> Result<Completion, AppError> {
+        match self.find_game(id, auth).await? {
+            Found::Live(game) => match game.status {
+                GameStatus::Completed => {
+                    let mut result = self.settle(&game).await?.ok_or(AppError::GameNotFound)?;
+                    result.rank = self.rank_after(&game).await;
+                    Ok(result)
+                }
+                GameStatus::Expired => Err(GameError::Expired.into()),
+                GameStatus::Abandoned => Err(GameError::Abandoned.into()),
+                GameStatus::Active | GameStatus::Paused => Err(GameError::NotFinished.into()),
+            },
+            Found::Stored(record) => match record.status {
+                RecordStatus::Finished(FinalStatus::Completed) => {
+                    let mut result = Completion::stored(&record)?;
+                    result.rank = self.rank_of_record(&record).await;
+                    Ok(result)
+                }
+                RecordStatus::Finished(FinalStatus::Expired) => Err(GameError::Expired.into()),
+                RecordStatus::Finished(FinalStatus::Abandoned) => Err(GameError::Abandoned.into()),
+                RecordStatus::Active => Err(AppError::GameNotFound),
+            },
+        }
+    }
+
+    async fn completion_result(&self, game: &Game, completed_now: bool) -> Option<Completion> {
+        if !completed_now {
+            return None;
+        }
+        let mut result = Completion::of(game)?;
+        result.rank = self.rank_after(game).await;
+        Some(result)
+    }
+}
+
+fn record_flip(game: &Game, outcome: &FlipOutcome) {
+    let kind = match &outcome.outcome {
+        None => "reveal",
+        Some(o) if o.kind == humor_game::OutcomeKind::Hit => "hit",
+        Some(_) => "miss",
+    };
+    metrics::counter!("game_flips_total", "difficulty" => game.difficulty.as_str(), "outcome" => kind).increment(1);
+}
