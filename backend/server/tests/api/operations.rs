@@ -4,7 +4,7 @@
 use crate::helpers::{
     base_config, each_backend, eventually, spawn_app, spawn_config, spawn_with, Backend,
 };
-use humor_server::config::{DatabaseConfig, Secret};
+use humor_server::config::{DatabaseLocation, Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::process::Command;
@@ -47,10 +47,10 @@ async fn with_its_database_down_the_server_serves_liveness_and_fast_json_503s() 
     let dir = tempfile::tempdir().expect("dir");
     let mut config = base_config(dir.path());
     // Nothing listens on port 9: connections are refused at once.
-    config.database = DatabaseConfig::Postgres {
+    config.database.location = DatabaseLocation::Postgres {
         url: Secret::new("postgres://gameuser:pw@127.0.0.1:9/humor_memory_game"),
     };
-    config.dependency_timeout = Duration::from_millis(300);
+    config.operations.dependency_timeout = Duration::from_millis(300);
     let clock = std::sync::Arc::new(humor_server::clock::ManualClock::new(0));
     let state = humor_server::startup::build(config, clock).expect("build");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -236,7 +236,7 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
 #[tokio::test]
 async fn in_flight_requests_complete_during_graceful_shutdown() {
     let mut app = spawn_with(Backend::Sqlite, &|c| {
-        c.drain_delay = Duration::from_millis(300)
+        c.operations.drain_delay = Duration::from_millis(300)
     })
     .await;
     let body = br#"{"username":"last_one_in"}"#;
@@ -282,7 +282,7 @@ async fn in_flight_requests_complete_during_graceful_shutdown() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let app = spawn_with(Backend::Sqlite, &|c| {
-        c.http_idle_timeout = Duration::from_millis(500)
+        c.server.http_idle_timeout = Duration::from_millis(500)
     })
     .await;
     let mut stream = tokio::net::TcpStream::connect(app.addr)
@@ -545,9 +545,9 @@ async fn two_replicas_share_games_through_redis_and_postgres() {
     let first = spawn_with(Backend::Postgres, &|_| {}).await;
     let mut config = base_config(tempfile::tempdir().expect("dir").path());
     config.database = first.state.config.database.clone();
-    config.redis_url = first.state.config.redis_url.clone();
-    config.redis_key_prefix = first.state.config.redis_key_prefix.clone();
-    config.jwt_secret = None;
+    config.redis.url = first.state.config.redis.url.clone();
+    config.redis.key_prefix = first.state.config.redis.key_prefix.clone();
+    config.security.jwt_secret = None;
     let second = spawn_config(
         Backend::Postgres,
         config,
@@ -580,7 +580,7 @@ async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_its
     let proxy = crate::helpers::CutProxy::to(crate::helpers::host_port(&redis)).await;
     let url = format!("redis://{}/", proxy.addr);
     let app = spawn_with(Backend::Postgres, &|c| {
-        c.redis_url = Some(Secret::new(url.clone()))
+        c.redis.url = Some(Secret::new(url.clone()))
     })
     .await;
     let (id, token, _) = app.start("outage_r", "easy").await;
@@ -661,8 +661,8 @@ async fn without_redis_a_replica_is_ready_says_why_and_uses_redis_once_it_appear
     let url = format!("redis://{address}/");
     // spawn_with waits for /health/ready: start-up must not wait for Redis.
     let app = spawn_with(Backend::Sqlite, &|c| {
-        c.redis_url = Some(Secret::new(url.clone()));
-        c.dependency_timeout = Duration::from_millis(500);
+        c.redis.url = Some(Secret::new(url.clone()));
+        c.operations.dependency_timeout = Duration::from_millis(500);
     })
     .await;
     assert_eq!(app.get("/health/ready").await.status, StatusCode::OK);
@@ -721,7 +721,7 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
     }
     let app = spawn_with(Backend::Postgres, &|_| {}).await;
     // Re-point a second app at the same database through a proxy we can cut.
-    let DatabaseConfig::Postgres { url } = &app.state.config.database else {
+    let DatabaseLocation::Postgres { url } = &app.state.config.database.location else {
         panic!("postgres")
     };
     let proxy = crate::helpers::CutProxy::to(crate::helpers::host_port(url.expose())).await;
@@ -731,11 +731,11 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
         1,
     );
     let mut config = base_config(tempfile::tempdir().expect("dir").path());
-    config.database = DatabaseConfig::Postgres {
+    config.database.location = DatabaseLocation::Postgres {
         url: Secret::new(proxied),
     };
-    config.redis_url = app.state.config.redis_url.clone();
-    config.redis_key_prefix = app.state.config.redis_key_prefix.clone();
+    config.redis.url = app.state.config.redis.url.clone();
+    config.redis.key_prefix = app.state.config.redis.key_prefix.clone();
     let replica = spawn_config(
         Backend::Postgres,
         config,
@@ -808,7 +808,7 @@ async fn a_migration_history_this_binary_cannot_accept_stops_start_up_with_the_r
     use sqlx::Connection;
     let dir = tempfile::tempdir().expect("dir");
     let config = base_config(dir.path());
-    let DatabaseConfig::Sqlite { path } = &config.database else {
+    let DatabaseLocation::Sqlite { path } = &config.database.location else {
         panic!("sqlite")
     };
     let path = path.clone();

@@ -5,7 +5,7 @@ use crate::helpers::{
     backends, base_config, each_backend, eventually, host_port, spawn_config, spawn_with, Backend,
     CutProxy, TestApp,
 };
-use humor_server::config::{DatabaseConfig, Secret};
+use humor_server::config::{DatabaseLocation, Secret};
 use humor_server::http::middleware::{idempotency_fingerprint, idempotency_store_key};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -121,18 +121,18 @@ async fn a_crashed_holders_lease_frees_its_key_within_seconds() {
 
 /// A second replica whose database connections go through a proxy the test can cut or freeze.
 async fn replica_behind_proxy(app: &TestApp) -> (TestApp, CutProxy) {
-    let DatabaseConfig::Postgres { url } = &app.state.config.database else {
+    let DatabaseLocation::Postgres { url } = &app.state.config.database.location else {
         panic!("postgres")
     };
     let target = host_port(url.expose());
     let proxy = CutProxy::to(target.clone()).await;
     let mut config = base_config(tempfile::tempdir().expect("dir").path());
-    config.database = DatabaseConfig::Postgres {
+    config.database.location = DatabaseLocation::Postgres {
         url: Secret::new(url.expose().replacen(&target, &proxy.addr.to_string(), 1)),
     };
-    config.redis_url = app.state.config.redis_url.clone();
-    config.redis_key_prefix = app.state.config.redis_key_prefix.clone();
-    config.dependency_timeout = Duration::from_millis(500);
+    config.redis.url = app.state.config.redis.url.clone();
+    config.redis.key_prefix = app.state.config.redis.key_prefix.clone();
+    config.operations.dependency_timeout = Duration::from_millis(500);
     let replica = spawn_config(
         Backend::Postgres,
         config,
@@ -230,7 +230,7 @@ async fn a_game_whose_live_state_was_lost_is_stored_as_expired() {
     let mut c = redis::Client::open(redis_url)
         .and_then(|c| c.get_connection())
         .expect("redis");
-    let prefix = app.state.config.redis_key_prefix.clone();
+    let prefix = app.state.config.redis.key_prefix.clone();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
         .query(&mut c)
@@ -315,18 +315,18 @@ async fn requests_arriving_during_start_up_wait_for_it() {
         return;
     }
     let app = spawn_with(Backend::Postgres, &|_| {}).await;
-    let DatabaseConfig::Postgres { url } = &app.state.config.database else {
+    let DatabaseLocation::Postgres { url } = &app.state.config.database.location else {
         panic!("postgres")
     };
     let target = host_port(url.expose());
     let proxy = CutProxy::to(target.clone()).await;
     proxy.cut();
     let mut config = base_config(tempfile::tempdir().expect("dir").path());
-    config.database = DatabaseConfig::Postgres {
+    config.database.location = DatabaseLocation::Postgres {
         url: Secret::new(url.expose().replacen(&target, &proxy.addr.to_string(), 1)),
     };
-    config.redis_url = app.state.config.redis_url.clone();
-    config.redis_key_prefix = app.state.config.redis_key_prefix.clone();
+    config.redis.url = app.state.config.redis.url.clone();
+    config.redis.key_prefix = app.state.config.redis.key_prefix.clone();
     let clock = std::sync::Arc::new(humor_server::clock::ManualClock::new(
         humor_server::clock::Clock::now_ms(&humor_server::clock::SystemClock),
     ));
@@ -371,9 +371,9 @@ async fn a_request_caught_by_a_redis_partition_answers_within_one_dependency_tim
     let proxy = CutProxy::to(host_port(&redis)).await;
     let url = format!("redis://{}/", proxy.addr);
     let app = spawn_with(Backend::Postgres, &|c| {
-        c.redis_url = Some(Secret::new(url.clone()));
+        c.redis.url = Some(Secret::new(url.clone()));
         // What this test measures: one timeout per request, not one per Redis call.
-        c.dependency_timeout = Duration::from_secs(1);
+        c.operations.dependency_timeout = Duration::from_secs(1);
     })
     .await;
     let (id, token, _) = app.start("partitioned", "easy").await;
