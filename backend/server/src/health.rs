@@ -237,7 +237,7 @@ impl Monitor {
                 } else {
                     match tokio::time::timeout(timeout, self.live.ping_fresh()).await {
                         Ok(result) => result,
-                        Err(_) => Err(LiveError::Unavailable("timed out".into())),
+                        Err(_) => Err(LiveError::unavailable("timed out")),
                     }
                 };
                 status.record(ok, fresh.is_ok());
@@ -307,9 +307,7 @@ async fn why_unreachable(address: &str, error: &LiveError, timeout: Duration) ->
             Ok(Ok(_)) => {}
         }
     }
-    match error {
-        LiveError::Unavailable(text) | LiveError::Corrupt(text) => describe(text),
-    }
+    describe(error.what())
 }
 
 fn log_notice(address: &str, notice: Option<Notice>) {
