@@ -101,9 +101,11 @@ async fn with_its_database_down_the_server_serves_liveness_and_fast_json_503s() 
         api.json::<Value>().await.expect("json")["error"],
         "starting"
     );
-    // The API waits up to 2 s for start-up before answering `starting`; nothing hangs longer.
+    // The API waits up to 2 s for start-up before answering `starting`; nothing hangs. The bound
+    // is five times that wait, so only a request that never gives up can miss it.
+    println!("health and API answered in {:?}", t.elapsed());
     assert!(
-        t.elapsed() < Duration::from_secs(4),
+        t.elapsed() < Duration::from_secs(10),
         "answers are bounded: {:?}",
         t.elapsed()
     );
@@ -288,6 +290,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut stream = tokio::net::TcpStream::connect(app.addr)
         .await
         .expect("connect");
+    let sent = Instant::now();
     stream
         .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -295,16 +298,19 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut buf = [0u8; 2048];
     let n = stream.read(&mut buf).await.expect("read");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    let t = Instant::now();
+    // The server's idle clock starts after it answered, so after `sent`: however slow the
+    // machine, an honest close comes at least the idle timeout after it. Ten times the timeout
+    // is only a backstop for a connection never closed.
     let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
         .await
         .expect("closed in time")
         .unwrap_or(0);
     assert_eq!(n, 0, "the server closed the idle connection");
+    println!("closed {:?} after the request was sent", sent.elapsed());
     assert!(
-        t.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        t.elapsed()
+        sent.elapsed() >= Duration::from_millis(500),
+        "closed only once idle for the timeout: {:?}",
+        sent.elapsed()
     );
 }
 
@@ -592,6 +598,14 @@ async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_its
         || async { app.state.health.redis.as_ref().is_some_and(|r| !r.is_up()) },
     )
     .await;
+    // Fast means no request waits for Redis: counted (timeouts paid), not timed.
+    let redis_status = app
+        .state
+        .health
+        .redis
+        .as_ref()
+        .expect("Redis is configured");
+    let trips = redis_status.trips();
     let t = Instant::now();
     let r = app.flip(&id, &a, &token).await;
     assert_eq!(
@@ -603,10 +617,11 @@ async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_its
         .post("/api/game/start", json!({"username": "outage_r2"}), None)
         .await;
     assert_eq!(started.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        t.elapsed() < Duration::from_millis(500),
-        "fast: {:?}",
-        t.elapsed()
+    println!("two 503s in {:?}", t.elapsed());
+    assert_eq!(
+        redis_status.trips() - trips,
+        0,
+        "answered at once, no dependency timeout paid"
     );
     assert_eq!(app.get("/health/live").await.status, StatusCode::OK);
     assert_eq!(
@@ -752,6 +767,8 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
         || async { !replica.state.health.database.is_up() },
     )
     .await;
+    // Fast means no request waits for the database: counted (timeouts paid), not timed.
+    let trips = replica.state.health.database.trips();
     let t = Instant::now();
     for r in [
         replica
@@ -773,10 +790,11 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
             r.body
         );
     }
-    assert!(
-        t.elapsed() < Duration::from_millis(500),
-        "fast: {:?}",
-        t.elapsed()
+    println!("three 503s in {:?}", t.elapsed());
+    assert_eq!(
+        replica.state.health.database.trips() - trips,
+        0,
+        "answered at once, no dependency timeout paid"
     );
     // Live games keep going (their state is in Redis) until one needs the database.
     let (a, _) = replica.pairs(&id).await[0].clone();
