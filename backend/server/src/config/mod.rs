@@ -1,6 +1,10 @@
 //! Configuration: environment variables with the guide's names (each also a `--flag`), parsed
 //! and validated once at start-up. A malformed value stops start-up with a message naming the
 //! variable; secrets are wrapped so they never print.
+//!
+//! The settings come in groups, one module each: its clap arguments (`…Args`), its typed
+//! configuration (`…Config`) and the validation between them. [`Settings::into_config`] only
+//! puts the groups together; the weak-secret rule is the one check that spans groups.
 
 mod database;
 mod limits;
@@ -95,6 +99,7 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The validated configuration, by group.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,
