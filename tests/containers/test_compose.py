@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import repo_path, which
+from .local_stack import repo_path, which
 
 GUIDE_SERVICES = {"postgres", "redis", "backend", "frontend", "nginx"}
 MONITORING = {"prometheus", "grafana", "alertmanager"}

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import FRONTEND, repo_path, request
+from .local_stack import FRONTEND, repo_path, request
 
 PUBLIC = repo_path("frontend", "public")
 # One backend replica of the local stack, serving its embedded copy of the page.

@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from conftest import PROXY, repo_path, request
+from .local_stack import PROXY, repo_path, request
 
 FAKE_ADDR = "127.0.0.2"
 REAL = "127.0.0.3:3001"

@@ -6,7 +6,7 @@ from typing import Dict, List, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pod_rules import selector_matches
+from .pod_rules import selector_matches
 
 
 # ------------------------------------------------------------------------------------- network policies

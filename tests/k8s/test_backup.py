@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, find, load_docs
+from .manifests import ROOT, find, load_docs
 
 BACKUP = ROOT / "scripts" / "backup" / "pg-backup.sh"
 RESTORE = ROOT / "scripts" / "backup" / "pg-restore.sh"

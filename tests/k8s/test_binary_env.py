@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ENVIRONMENTS, find, render
+from .manifests import ENVIRONMENTS, find, render
 
 SERVER_PORT, REDIS_PORT = 3203, 3202  # this area's range is 3200-3299
 DEMO = {"DB_PASSWORD": "gamepass123", "REDIS_PASSWORD": "gamepass123", "JWT_SECRET": "your-super-secret-jwt-key"}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from recording_tools import RecordingTools
-from scratch_checkout import ROOT
+from .recording_tools import RecordingTools
+from .scratch_checkout import ROOT
 
 RUNNER = ROOT / "scripts" / "guide" / "run-guide.py"
 MODEL = Path(__file__).resolve().parent / "cluster_model.py"
@@ -165,7 +165,7 @@ def test_the_git_server_serves_a_clone_and_fetches_over_smart_http(tmp_path):
 
 
 def test_gitops_init_accepts_the_served_http_url(tmp_path):
-    from scratch_checkout import copy_checkout
+    from .scratch_checkout import copy_checkout
     repo = copy_checkout(tmp_path / "repo")
     url = "http://host.k3d.internal:8418/humor-memory-game.git"
     r = subprocess.run(["scripts/gitops-init.sh", url], cwd=repo, capture_output=True, text=True)

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import k8s_sd_sim
-import obslib
-from obslib import MON, ROOT
+from . import k8s_sd_sim
+from . import obslib
+from .obslib import MON, ROOT
 
 BACKENDS = [3301, 3302]
 WEBHOOK, PG_PROXY, REDIS = 3390, 3391, 6391

@@ -13,8 +13,8 @@ import threading
 import time
 from contextlib import contextmanager
 
-from conftest import call, play_until_pairs_left, start_game
 from hmgrel.stack import Database, Relay, Stack, http_get
+from .game_api import call, play_until_pairs_left, start_game
 
 
 def wait_db(base: str, up: bool, timeout: float = 15) -> None:
