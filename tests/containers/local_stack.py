@@ -7,9 +7,10 @@ import os
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
+
+from harness import wait_for
 
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -105,30 +106,28 @@ class Stack:
 
     def proxy_entry(self, request_id, timeout=5.0):
         """The proxy's access-log line for one request (by X-Request-Id)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def logged():
             with open(self.proxy_log, encoding="utf-8") as f:
                 for line in f:
                     if request_id in line:
                         entry = json.loads(line)
                         if entry["request_id"] == request_id:
                             return entry
-            if time.monotonic() > deadline:
-                raise AssertionError(f"request {request_id} is not in the proxy log")
-            time.sleep(0.05)
+            return None
+
+        return wait_for(f"request {request_id} in the proxy log", logged, timeout)
 
     def reload_proxy(self):
         """SIGHUP: new workers with fresh upstream state (which replica failed last), same config."""
         master = self.pid("proxy")
         before = set(_children(master))
         os.kill(master, 1)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def replaced():
             now = set(_children(master))
-            if now and not (now & before):
-                return
-            time.sleep(0.05)
-        raise AssertionError("the proxy's workers were not replaced after SIGHUP")
+            return now and not (now & before)
+
+        wait_for("the proxy's workers to be replaced after SIGHUP", replaced, 10)
 
     def script(self, *args):
         subprocess.run([repo_path("scripts", "local-stack.sh"), *args], check=True,

@@ -9,6 +9,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: all held open at once while the OS picks them, so none repeats."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def accepts_connections(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when something listens on host:port (a TCP connect succeeds)."""
     with socket.socket() as s:

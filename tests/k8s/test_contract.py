@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from .manifests import ENVIRONMENTS, K8S, KUSTOMIZATIONS, find, load_docs, render
+from .manifests import ENVIRONMENTS, K8S, find, load_docs, render
 from .k8s_rules import Endpoint, flow_allowed
 from .pod_rules import all_containers, pods, selector_matches
 

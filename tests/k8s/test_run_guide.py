@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from harness import free_port
+
 from .recording_tools import RecordingTools
 from .scratch_checkout import ROOT
 
 RUNNER = ROOT / "scripts" / "guide" / "run-guide.py"
 MODEL = Path(__file__).resolve().parent / "cluster_model.py"
 TOOLS = ["k3d", "kubectl", "docker", "argocd", "curl"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_steps(path, steps):

@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from .manifests import GITOPS, ROOT, find, kubectl
+from .manifests import ROOT, find, kubectl
 from .k8s_rules import CRD_MODELS
 
 FAKES = ROOT / "tests" / "k8s" / "fakes"
