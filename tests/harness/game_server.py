@@ -24,7 +24,15 @@ class GameServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "GameServer":
+        """Starts the server and waits until it is ready."""
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> "GameServer":
+        """Starts the server without waiting (several servers then start side by side)."""
         self.proc.start()
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> "GameServer":
         wait_for(f"the game server on {self.url} to be ready", self.ready, timeout, interval=0.1)
         return self
 

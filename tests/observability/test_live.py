@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 import harness
-from harness import Process, RedisServer, free_ports
+from harness import GameServer, Process, RedisServer, free_ports
 
 from . import k8s_sd_sim
 from . import obslib
@@ -317,11 +317,12 @@ def stack(tmp_path_factory):
         env.pop("SQLITE_PATH", None)
         backends = []
         for port in BACKENDS:
-            backends.append(start(f"backend-{port}", [binary, "serve"], dict(env, PORT=str(port))))
+            log = artifacts() / f"backend-{port}.log"
+            log.unlink(missing_ok=True)
+            backends.append(GameServer(binary, env, port=port, log=log).launch())
         procs += backends
-        for port in BACKENDS:
-            wait_for(f"backend {port} ready",
-                     lambda port=port: request("GET", f"http://127.0.0.1:{port}/health/ready", timeout=2)[0] == 200, 60)
+        for server in backends:
+            server.wait_ready(60)
 
         am_cfg = yaml.safe_load((MON / "alertmanager/alertmanager.yml").read_text())
         am_cfg["receivers"][0]["webhook_configs"][0]["url"] = f"http://127.0.0.1:{WEBHOOK}/alerts"
