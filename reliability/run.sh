@@ -19,6 +19,7 @@
 # built by reliability/build-previous.sh); HMG_LOADGEN for `scale` (default target/release/hmg-loadgen);
 # REL_OUT (JSON results, default target/reliability/results). Needs root (nginx runs in a private mount
 # namespace), nginx-light + libnginx-mod-stream, redis-server, PostgreSQL 15 with pg_createcluster, Python 3.11.
+# Python tools: the repository's one venv, target/py-venv (tests/pyproject.toml; PY_VENV overrides).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
