@@ -44,5 +44,25 @@ ci_wait_http() {
   return 1
 }
 
+# The one Python venv of the repository, for every Python step and reliability/run.sh: the `test` dependency
+# group of tests/pyproject.toml, at $ROOT/target/py-venv (PY_VENV overrides). Idempotent and quiet: pip runs
+# only when the venv is new or tests/pyproject.toml changed since the last install. Sets and exports PY_VENV.
+ci_python_venv() {
+  PY_VENV=${PY_VENV:-$ROOT/target/py-venv}
+  export PY_VENV
+  local project=$ROOT/tests/pyproject.toml stamp=$PY_VENV/.installed-pyproject.toml
+  [ -x "$PY_VENV/bin/python" ] || python3 -m venv "$PY_VENV" || return 1
+  cmp -s "$project" "$stamp" && return 0
+  # Dependency groups need pip 25.1 or newer; Debian's venv brings an older one.
+  "$PY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'pip==25.3' || return 1
+  "$PY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --group "$project:test" || return 1
+  cp "$project" "$stamp"
+}
+
+# A TCP port that is free on 127.0.0.1 right now, chosen by the OS (bind to port 0).
+ci_free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
 # The release binary every later step uses (built by the server step).
 HMG_BIN="${HMG_BIN:-$ROOT/target/release/humor-memory-game}"

@@ -19,19 +19,20 @@
 # built by reliability/build-previous.sh); HMG_LOADGEN for `scale` (default target/release/hmg-loadgen);
 # REL_OUT (JSON results, default target/reliability/results). Needs root (nginx runs in a private mount
 # namespace), nginx-light + libnginx-mod-stream, redis-server, PostgreSQL 15 with pg_createcluster, Python 3.11.
+# Python tools: the repository's one venv, target/py-venv (tests/pyproject.toml; PY_VENV overrides).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-VENV=${REL_VENV:-$ROOT/target/reliability-venv}
 HMG_BIN=${HMG_BIN:-$ROOT/target/release/humor-memory-game}
 [ $# -gt 0 ] || { sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ -x "$HMG_BIN" ] || { echo "run.sh: no server binary at $HMG_BIN (cargo build --release, or set HMG_BIN)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root (nginx runs in a private mount namespace)" >&2; exit 2; }
 
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/reliability/requirements.txt"
+# The repository's one Python venv (tests/pyproject.toml), shared with the CI steps.
+# shellcheck source=.ci/lib.sh
+. "$ROOT/.ci/lib.sh"
+ci_python_venv
+VENV=$PY_VENV
 
 if [ -z "${REL_PREV_BIN:-}" ] && printf '%s\n' "$@" | grep -qxE 'rolling|rolling-inplace|scale|fast|all'; then
   REL_PREV_BIN=$(HMG_BIN=$HMG_BIN "$ROOT/reliability/build-previous.sh")

@@ -103,8 +103,10 @@ write_hosts() { # number of replicas
 
 proxy_workers() { # master PID: its worker PIDs, sorted (its other children are the log relays)
   local c
+  # `if`, not `&&`: a log relay listed last must not become the loop's status (pipefail would fail the caller;
+  # after the PIDs wrap around, the relays can be the newest children).
   for c in $(pgrep -P "$1"); do
-    tr '\0' ' ' < "/proc/$c/cmdline" 2>/dev/null | grep -q '^nginx: worker' && echo "$c"
+    if tr '\0' ' ' < "/proc/$c/cmdline" 2>/dev/null | grep -q '^nginx: worker'; then echo "$c"; fi
   done | sort
 }
 

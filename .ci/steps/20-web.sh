@@ -15,8 +15,10 @@ mkdir -p "$ARTIFACTS"
 . "$ROOT/.ci/lib.sh"
 cd "$ROOT"
 
-MAIN_PORT=3101
-LIMITED_PORT=3102
+# Ports from the OS (ci_free_port), so two runs or another area's servers never collide with ours.
+MAIN_PORT=$(ci_free_port)
+LIMITED_PORT=$(ci_free_port)
+while [ "$LIMITED_PORT" = "$MAIN_PORT" ]; do LIMITED_PORT=$(ci_free_port); done
 
 t0=$(date +%s)
 # pngquant and optipng compress the README screenshots (the unit tests run them too).

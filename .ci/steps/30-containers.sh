@@ -25,11 +25,8 @@ phase() { echo "--- $* ($(( $(date +%s) - t_start ))s)"; }
 phase "tools"
 ci_apt_install nginx-light docker-compose shellcheck redis-server redis-tools postgresql-client curl jq
 ci_ensure_postgres
-VENV=$ROOT/target/containers-venv
-if [ ! -x "$VENV/bin/pytest" ]; then
-  python3 -m venv "$VENV"
-fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tests/containers/requirements.txt"
+ci_python_venv
+VENV=$PY_VENV
 # The venv first: its docker-compose is the current Compose; Debian's 1.29 stays at /usr/bin/docker-compose.
 export PATH=$VENV/bin:$PATH
 echo "current compose: $(docker-compose version --short), debian compose: $(/usr/bin/docker-compose version --short)"

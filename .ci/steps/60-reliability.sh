@@ -29,9 +29,8 @@ ci_ensure_postgres >/dev/null
 [ "$(id -u)" -eq 0 ] || { echo "step 60 needs root (nginx runs in a private mount namespace)" >&2; exit 1; }
 [ -x "$HMG_BIN" ] || { echo "no server binary at $HMG_BIN (step 10 builds it)" >&2; exit 1; }
 shellcheck -x .ci/steps/60-reliability.sh reliability/run.sh reliability/build-previous.sh scripts/bench.sh
-VENV=$ROOT/target/reliability-venv
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r reliability/requirements.txt
+ci_python_venv
+VENV=$PY_VENV
 "$VENV/bin/python" -m compileall -q reliability/hmgrel tests/reliability >/dev/null
 
 phase "previous release"

@@ -13,7 +13,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The repository's test harness (tests/harness: processes, waits, ports, redis-server), shared with tests/.
+sys.path.insert(0, str(ROOT / "tests"))
+from harness import Process, RedisServer, accepts_connections, wait_for  # noqa: E402
+
 SERVER_CPUS = os.environ.get("REL_SERVER_CPUS", "0")
 DRIVER_CPUS = os.environ.get("REL_DRIVER_CPUS", "1")
 # Addresses and ports assigned to this area (docs/reliability.md): backends 127.0.0.11-19 on the container
@@ -51,9 +54,15 @@ def need(tool: str, hint: str) -> str:
 
 
 def port_free(addr: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex((addr, port)) != 0
+    return not accepts_connections(addr, port, timeout=0.3)
+
+
+def wait(what: str, predicate, timeout: float, interval: float = 0.05):
+    """harness.wait_for, failing as a StackError (the stack could not be set up)."""
+    try:
+        return wait_for(what, predicate, timeout, interval)
+    except AssertionError as e:
+        raise StackError(str(e)) from None
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
@@ -67,59 +76,21 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
         return 0, b""
 
 
-class Proc:
-    """One process we started; signalled only by its own PID, and only while it is still ours."""
+class Proc(Process):
+    """One process we started, pinned to the servers' cores (taskset execs the program, so the PID is the
+    program's); signalled only by its own PID, and only while it is still ours."""
 
     def __init__(self, name: str, argv: list[str], log: Path, env: dict | None = None, cpus: str | None = SERVER_CPUS):
-        self.name, self.log, self.env = name, log, env
-        self.argv = (["taskset", "-c", cpus] if cpus else []) + argv
-        self.popen: subprocess.Popen | None = None
+        super().__init__(name, (["taskset", "-c", cpus] if cpus else []) + argv, log=log, env=env)
         self.started_at = 0.0
 
     def start(self) -> "Proc":
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")
         self.started_at = time.monotonic()
-        # taskset execs the program, so the PID is the program's. A new session: Ctrl-C in the terminal reaches
-        # only the runner, which then stops everything in order.
-        self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                      env=self.env, start_new_session=True)
-        out.close()
+        super().start()
         return self
 
-    @property
-    def pid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
 
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def signal(self, sig: int) -> None:
-        if self.alive():
-            os.kill(self.pid, sig)
-
-    def wait(self, timeout: float) -> int | None:
-        if self.popen is None:
-            return None
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
-        if not self.alive():
-            return self.popen.returncode if self.popen else None
-        self.signal(signal.SIGTERM)
-        rc = self.wait(timeout)
-        if rc is None:
-            self.signal(signal.SIGKILL)
-            rc = self.wait(10)
-        return rc
-
-
-class Redis:
+class Redis(RedisServer):
     """A private redis-server (no persistence, like the shared one: a restart is a data loss)."""
 
     def __init__(self, state: Path, port: int, password: str | None = None):
@@ -127,29 +98,16 @@ class Redis:
             raise StackError(f"Redis port {port} is outside this area's range 6370-6378")
         need("redis-server", "Debian: apt-get install redis-server")
         need("redis-cli", "Debian: apt-get install redis-tools")
-        self.port, self.password = port, password or secrets.token_hex(12)
-        self.dir = state / f"redis-{port}"
-        self.proc: Proc | None = None
-        self.restarts = 0
+        super().__init__(state / f"redis-{port}", port=port, password=password, start_timeout=10)
 
-    @property
-    def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
+    def start(self) -> "Redis":
         if not port_free("127.0.0.1", self.port):
             raise StackError(f"port {self.port} is in use (another Redis?)")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = Proc(f"redis-{self.port}", [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--requirepass", self.password,
-            "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
-        ], self.dir / "redis.log").start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.cli("PING", check=False) == "PONG":
-                return
-            time.sleep(0.05)
-        raise StackError(f"redis-server on {self.port} did not start (see {self.dir}/redis.log)")
+        try:
+            super().start()
+        except AssertionError as e:
+            raise StackError(f"{e} (see {self.dir}/redis.log)") from None
+        return self
 
     def cli(self, *args: str, check: bool = True) -> str:
         r = subprocess.run(["redis-cli", "-p", str(self.port), "--no-auth-warning", "-a", self.password, *args],
@@ -158,20 +116,8 @@ class Redis:
             raise StackError(f"redis-cli {' '.join(args)}: {r.stderr.strip()}")
         return r.stdout.strip()
 
-    def kill(self) -> None:
-        """An abrupt outage: the process dies, its memory (every live game, limit and cache) with it."""
-        if self.proc:
-            self.proc.signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def restart(self) -> None:
-        self.kill()
-        self.restarts += 1
-        self.start()
-
     def close(self) -> None:
-        if self.proc:
-            self.proc.stop(10)
+        self.stop()
 
 
 def psql(port: int, db: str, sql: str, *, csv: bool = False, timeout: float = 600) -> str:
@@ -254,11 +200,7 @@ class ChaosCluster:
 
     def start(self) -> None:
         self._ctl("start")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not self.ready():
-            time.sleep(0.1)
-        if not self.ready():
-            raise StackError(f"cluster {self.name} did not start on {self.port}")
+        wait(f"cluster {self.name} to accept connections on {self.port}", self.ready, 30, interval=0.1)
 
     def stop(self, mode: str = "immediate") -> None:
         """`immediate` is a crash as far as PostgreSQL is concerned: no checkpoint, WAL replay at the next start."""
@@ -284,11 +226,13 @@ class Relay:
 
     def start(self) -> "Relay":
         self.proc.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and port_free("127.0.0.1", self.port):
+
+        def listening() -> bool:
             if not self.proc.alive():
                 raise StackError(f"the relay exited (see {self.proc.log})")
-            time.sleep(0.05)
+            return not port_free("127.0.0.1", self.port)
+
+        wait(f"the relay on {self.port}", listening, 10)
         return self
 
     def partition(self) -> None:
@@ -405,14 +349,13 @@ class Proxy:
         self.proc = Proc("proxy", [str(ROOT / "scripts" / "local-stack" / "run-nginx.sh"), "--conf", str(self.conf),
                                    "--hosts", str(self.hosts)], self.access_log)
         self.proc.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if not self.proc.alive():
                 raise StackError(f"nginx exited (see {self.access_log})")
-            if http_get(self.url + "/_proxy/health", 1)[0] == 200:
-                return
-            time.sleep(0.05)
-        raise StackError("the proxy did not start")
+            return http_get(self.url + "/_proxy/health", 1)[0] == 200
+
+        wait("the proxy to answer /_proxy/health", healthy, 20)
 
     def workers(self) -> set[int]:
         """PIDs of the nginx master's children (the master is the PID we started: run-nginx.sh execs it)."""
@@ -474,14 +417,13 @@ class Endpoints:
         self.peers = list(peers)
         self.proc = Proc("endpoints", ["nginx", "-e", "stderr", "-c", str(self.conf), "-g", "daemon off;"],
                          self.state / "logs" / "endpoints.log").start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             if not self.proc.alive():
                 raise StackError(f"the endpoints balancer exited (see {self.proc.log})")
-            if not port_free(*self.ADDR):
-                return
-            time.sleep(0.05)
-        raise StackError("the endpoints balancer did not start")
+            return not port_free(*self.ADDR)
+
+        wait("the endpoints balancer to listen", listening, 10)
 
     def workers(self) -> set[int]:
         try:

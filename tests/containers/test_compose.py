@@ -12,13 +12,13 @@ import re
 import secrets
 import shutil
 import subprocess
-import time
-import urllib.request
 
 import pytest
+
+from harness import GameServer, free_port
 import yaml
 
-from conftest import repo_path, which
+from .local_stack import repo_path, which
 
 GUIDE_SERVICES = {"postgres", "redis", "backend", "frontend", "nginx"}
 MONITORING = {"prometheus", "grafana", "alertmanager"}
@@ -348,9 +348,9 @@ def test_proxy_keepalive_is_shorter_than_the_backend_idle_timeout(config, contra
 
 def backend_process_env(model):
     """The compose backend's environment, pointed at this machine: local PostgreSQL (trust auth, so any password
-    works), loopback on a port of this area, no drain delay."""
+    works), loopback on a port the OS picked, no drain delay."""
     env = env_of(model["services"]["backend"])
-    env.update({"HOST": "127.0.0.1", "PORT": "8092", "DB_HOST": "127.0.0.1", "DB_USER": "postgres",
+    env.update({"HOST": "127.0.0.1", "PORT": str(free_port()), "DB_HOST": "127.0.0.1", "DB_USER": "postgres",
                 "DB_NAME": "postgres", "DRAIN_DELAY_SECONDS": "0"})
     return env
 
@@ -381,22 +381,12 @@ def test_a_filled_env_passes_the_strong_secret_check(dotenv_project):
     env = backend_process_env(model)
     env.pop("REDIS_HOST")  # the shared Redis has no password; live games stay in memory for this start-up
     assert env["REQUIRE_STRONG_SECRETS"] == "true" and env["JWT_SECRET"] == FILLED["JWT_SECRET"]
-    proc = subprocess.Popen([binary(), "serve"], env={"PATH": "/usr/bin:/bin", **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    server = GameServer(binary(), {"PATH": "/usr/bin:/bin", **env}, host=env["HOST"], port=int(env["PORT"]),
+                        ready_path="/health/live")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stdout.read().decode()
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:8092/health/live", timeout=2) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the backend did not come up"
-                time.sleep(0.2)
+        server.start()
     finally:
-        proc.terminate()
-        proc.wait(30)
+        server.stop()
 
 
 def test_compose_and_kubernetes_run_the_same_third_party_images(config):

@@ -5,9 +5,9 @@ import re
 import shlex
 import subprocess
 
-from conftest import repo_path, which
+from .local_stack import repo_path, which
 
-import image_build
+from . import image_build
 
 
 def parsed(path):

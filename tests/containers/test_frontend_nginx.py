@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from conftest import FRONTEND, repo_path, request
+from .header_table import check_case
+from .local_stack import FRONTEND, repo_path, request
 
 PUBLIC = repo_path("frontend", "public")
 # One backend replica of the local stack, serving its embedded copy of the page.
@@ -45,24 +46,6 @@ def expected_cache(rel):
     if rel.startswith("static/"):
         return "public, max-age=31536000, immutable"
     return "public, max-age=3600"
-
-
-def check_case(resp, case, table, image):
-    """One case of the shared header table; returns nothing, asserts everything the case says. Bodies are
-    compared with the frontend image's files."""
-    for name, value in table["every_response"].items():
-        assert resp.all(name) == [value], f"{case['path']}: {name} is {resp.all(name)}"
-    assert resp.status == case["status"], resp
-    for name, value in case.get("headers", {}).items():
-        assert resp.all(name) == [value], f"{case['path']}: {name} is {resp.all(name)}, expected {value}"
-    for name, value in case.get("contains", {}).items():
-        assert value in (resp.get(name) or ""), f"{case['path']}: {name} lacks {value}"
-    for name, value in case.get("absent_or_not_containing", {}).items():
-        assert value not in (resp.get(name) or ""), f"{case['path']}: {name} contains {value}"
-    if "same_bytes_as" in case:
-        body = gzip.decompress(resp.body) if resp.get("Content-Encoding") == "gzip" else resp.body
-        assert body == image.read(case["same_bytes_as"].replace("{version}", image.version)), \
-            f"{case['path']}: body differs from the image's file"
 
 
 def page_cases(table):

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import repo_path, strip_comments, which
+from .local_stack import repo_path, strip_comments, which
 
 CONFIGS = {"frontend": repo_path("frontend", "nginx.conf"), "proxy": repo_path("nginx", "nginx.conf")}
 

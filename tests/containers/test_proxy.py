@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from conftest import PROXY, request
-from test_frontend_nginx import check_case
+from .header_table import check_case
+from .local_stack import PROXY, request
 
 REPLICAS = {"127.0.0.2:3001", "127.0.0.3:3001"}
 # docs/api.md: public reads (/api/leaderboard*, /api/scores, /api/game/config, /api/game/daily-challenge, and the

@@ -4,7 +4,7 @@ resolving to all of them, nginx reloaded). The unchanged proxy config then sprea
 Runs after the fault tests and leaves two replicas, as `up` started them."""
 import uuid
 
-from conftest import PROXY, request
+from .local_stack import PROXY, request
 
 
 def upstreams(stack, n, path="/api/game/config", headers=None):

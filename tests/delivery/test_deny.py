@@ -2,7 +2,7 @@
 and run in GitHub Actions): the workspace passes, and a crate graph with what it forbids fails."""
 import tomllib
 
-from conftest import ROOT, run, tool
+from .tools import ROOT, run, tool
 
 CHECKS = ["bans", "licenses", "sources"]
 

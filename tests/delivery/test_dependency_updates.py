@@ -9,7 +9,7 @@ import shutil
 import sys
 
 
-from conftest import ROOT, run, tool
+from .tools import ROOT, run, tool
 
 CONFIG = ROOT / ".github/renovate.json"
 

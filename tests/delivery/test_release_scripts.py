@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import GIT_ENV, git, run, workflow
+from .tools import GIT_ENV, git, run, workflow
 
 DEV = "gitops/environments/dev/kustomization.yaml"
 

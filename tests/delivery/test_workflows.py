@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, WORKFLOWS, all_workflows, run, tool, workflow
+from .tools import ROOT, WORKFLOWS, all_workflows, run, tool, workflow
 
 PINNED = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # v\d+\.\d+\.\d+$")
 

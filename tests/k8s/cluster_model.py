@@ -38,6 +38,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+# The model runs as a script (a new process for every shimmed command), not as part of the k8s package.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pod_rules import pod_security_violations, selector_matches  # noqa: E402
 

@@ -2,11 +2,11 @@
 Standards (baseline + restricted, in pod_rules.py), NetworkPolicy evaluation, and strict models of the CRDs
 we ship (Argo CD, cert-manager) that reject unknown fields.
 """
-from typing import Dict, List, Literal, Optional, Union
+from typing import Dict, List, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pod_rules import selector_matches
+from .pod_rules import selector_matches
 
 
 # ------------------------------------------------------------------------------------- network policies

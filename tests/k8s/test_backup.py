@@ -8,21 +8,20 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from conftest import ROOT, find, load_docs
+from harness import GameServer, inherited_env_without_storage, wait_for
+
+from .manifests import ROOT, find, load_docs
 
 BACKUP = ROOT / "scripts" / "backup" / "pg-backup.sh"
 RESTORE = ROOT / "scripts" / "backup" / "pg-restore.sh"
 PG = {"PGHOST": os.environ.get("PGHOST", "127.0.0.1"), "PGPORT": os.environ.get("PGPORT", "5432"),
       "PGUSER": os.environ.get("PGUSER", "postgres")}
-SERVER_PORT = 3201  # this area's port range is 3200-3299
 
 
 def psql(sql, db="postgres", check=True):
@@ -74,39 +73,18 @@ def fill_fixture_tables(db):
 
 def play_through_the_api(db, binary):
     """Runs the real server on the test database and starts a few games, so real tables hold real rows."""
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", SERVER_PORT)) == 0:
-            pytest.fail(f"port {SERVER_PORT} is in use")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "DATABASE_URL", "SQLITE_"))}
-    env.update(DATABASE_URL=f"postgres://{PG['PGUSER']}@{PG['PGHOST']}:{PG['PGPORT']}/{db}", HOST="127.0.0.1",
-               PORT=str(SERVER_PORT), LOG_FORMAT="json")
-    proc = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = inherited_env_without_storage()
+    env.update(DATABASE_URL=f"postgres://{PG['PGUSER']}@{PG['PGHOST']}:{PG['PGPORT']}/{db}", LOG_FORMAT="json")
+    server = GameServer(binary, env).start()
     try:
-        base = f"http://127.0.0.1:{SERVER_PORT}"
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/health/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"the server did not become ready: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
         for name in ("backup_alice", "backup_bob", "backup_carol"):
-            req = urllib.request.Request(base + "/api/game/start", method="POST",
+            req = urllib.request.Request(server.url + "/api/game/start", method="POST",
                                          data=json.dumps({"username": name, "difficulty": "easy"}).encode(),
                                          headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=10) as r:
                 assert r.status == 201
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 def snapshot(db):
@@ -180,7 +158,9 @@ def test_backup_keeps_the_newest_dumps(database, tmp_path):
         out = subprocess.run([str(BACKUP), "--dir", str(tmp_path), "--keep", "2"], env=script_env(database),
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
-        time.sleep(1.1)  # names carry the second
+        # Dump names carry the second: the next dump must start in a later second than this one ended.
+        ended = int(time.time())
+        wait_for("the clock's next second", lambda: int(time.time()) > ended, 3)
         names = dumps(tmp_path, database)
     assert len(names) == 2
     assert "removed old backup" in out.stdout

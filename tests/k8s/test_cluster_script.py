@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recording_tools import RecordingTools
-from scratch_checkout import ROOT, copy_checkout
+from .recording_tools import RecordingTools
+from .scratch_checkout import ROOT, copy_checkout
 
 MODEL = Path(__file__).resolve().parent / "cluster_model.py"
 SCRIPT = ROOT / "scripts" / "cluster.sh"

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from conftest import ENVIRONMENTS, K8S, KUSTOMIZATIONS, find, load_docs, render
-from k8s_rules import Endpoint, flow_allowed
-from pod_rules import all_containers, pods, selector_matches
+from .manifests import ENVIRONMENTS, K8S, find, load_docs, render
+from .k8s_rules import Endpoint, flow_allowed
+from .pod_rules import all_containers, pods, selector_matches
 
 RENDERS = ["k8s"] + list(ENVIRONMENTS)
 GUIDE_CONFIG = {"DB_HOST": "postgres", "DB_NAME": "humor_memory_game", "DB_USER": "gameuser",

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-import guide_replay
-from conftest import ROOT, render
+from . import guide_replay
+from .manifests import ROOT, render
 
 DOC = ROOT / "docs" / "deployment.md"
 GIT_ID = {"GIT_AUTHOR_NAME": "Docs", "GIT_AUTHOR_EMAIL": "docs@localhost",

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ENV_NAMESPACE, ENVIRONMENTS, GITOPS, K8S, KUSTOMIZATIONS, ROOT, find, kubectl, load_docs, render
-from pod_rules import pods
+from .manifests import ENV_NAMESPACE, ENVIRONMENTS, GITOPS, K8S, ROOT, find, kubectl, load_docs, render
+from .pod_rules import pods
 
 BACKEND = "localhost:5001/humor-game/backend"
 FRONTEND = "localhost:5001/humor-game/frontend"

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from recording_tools import RecordingTools
-from scratch_checkout import ROOT
+from .recording_tools import RecordingTools
+from .scratch_checkout import ROOT
 
 COLLECT = ROOT / "scripts" / "guide" / "collect-diagnostics.sh"
 FINGERPRINT = ROOT / "scripts" / "guide" / "cluster-fingerprint.py"

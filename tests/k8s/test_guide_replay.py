@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import guide_replay
-from conftest import ENV_NAMESPACE, ENVIRONMENTS, ROOT, kubectl
+from . import guide_replay
+from .manifests import ENV_NAMESPACE, ENVIRONMENTS, ROOT, kubectl
 
 MODEL = Path(__file__).resolve().parent / "cluster_model.py"
 TOOLS = ("kubectl", "k3d", "docker", "curl", "argocd", "mkcert", "sudo")

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from conftest import KUSTOMIZATIONS, render
-from pod_rules import all_containers, pod_security_violations, pods
+from .manifests import KUSTOMIZATIONS, render
+from .pod_rules import all_containers, pod_security_violations, pods
 
 # Paths each image writes; each must be a volume because the root filesystem is read-only.
 WRITABLE_PATHS = {

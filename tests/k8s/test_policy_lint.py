@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import GITOPS, K8S, ROOT
+from .manifests import GITOPS, K8S, ROOT
 
 EXCEPTIONS = Path(__file__).with_name("checkov-exceptions.yaml")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import guide_replay
-from conftest import ROOT
+from . import guide_replay
+from .manifests import ROOT
 
 DOCS = [ROOT / "README.md", ROOT / "gitops" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # GNU sed takes `-i` with or without a suffix, BSD sed requires one (`-i ''` is BSD-only): a suffix attached

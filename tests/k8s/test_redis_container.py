@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import find, render
+from .manifests import find, render
 
 DRIVER = textwrap.dedent('''
     import json, os, signal, subprocess, sys, time

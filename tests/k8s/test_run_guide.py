@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from recording_tools import RecordingTools
-from scratch_checkout import ROOT
+from harness import free_port
+
+from .recording_tools import RecordingTools
+from .scratch_checkout import ROOT
 
 RUNNER = ROOT / "scripts" / "guide" / "run-guide.py"
 MODEL = Path(__file__).resolve().parent / "cluster_model.py"
 TOOLS = ["k3d", "kubectl", "docker", "argocd", "curl"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_steps(path, steps):
@@ -165,7 +161,7 @@ def test_the_git_server_serves_a_clone_and_fetches_over_smart_http(tmp_path):
 
 
 def test_gitops_init_accepts_the_served_http_url(tmp_path):
-    from scratch_checkout import copy_checkout
+    from .scratch_checkout import copy_checkout
     repo = copy_checkout(tmp_path / "repo")
     url = "http://host.k3d.internal:8418/humor-memory-game.git"
     r = subprocess.run(["scripts/gitops-init.sh", url], cwd=repo, capture_output=True, text=True)

@@ -9,8 +9,8 @@ import kubernetes_validate
 import pytest
 from pydantic import ValidationError as ModelError
 
-from conftest import GITOPS, KUSTOMIZATIONS, K8S, load_docs, our_k8s_files, render
-from k8s_rules import CRD_MODELS
+from .manifests import GITOPS, KUSTOMIZATIONS, K8S, load_docs, our_k8s_files, render
+from .k8s_rules import CRD_MODELS
 
 # The cluster the guide builds (k3d) runs a current k3s; kubectl 1.32 is what this machine has.
 VERSIONS = ["1.32.0", kubernetes_validate.latest_version()]

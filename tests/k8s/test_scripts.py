@@ -14,8 +14,8 @@ import sys
 import pytest
 import yaml
 
-from conftest import GITOPS, ROOT, find, kubectl
-from k8s_rules import CRD_MODELS
+from .manifests import ROOT, find, kubectl
+from .k8s_rules import CRD_MODELS
 
 FAKES = ROOT / "tests" / "k8s" / "fakes"
 GIT_ID = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@localhost",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from obslib import MON
+from .obslib import MON
 
 
 def _sanitize(name):

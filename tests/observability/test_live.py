@@ -6,8 +6,8 @@ monitoring/prometheus/prometheus-compose.yml (targets pointed at the replicas, 2
 monitoring/rules/, Alertmanager runs monitoring/alertmanager/alertmanager.yml (its webhook pointed at a local
 sink, short grouping waits). Then the dependencies are made unreachable and the alert must travel the whole way.
 
-Ports (the observability range): replicas 3301-3302, webhook 3390, PostgreSQL proxy 3391, redis 6391,
-Prometheus 9095, Alertmanager 9096, the Kubernetes-config Prometheus 9097.
+Every port (replicas, webhook, PostgreSQL proxy, redis, Prometheus, Alertmanager, the Kubernetes-config
+Prometheus) comes from the OS, so the test never collides with another run or area.
 """
 import http.server
 import json
@@ -26,13 +26,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-import k8s_sd_sim
-import obslib
-from obslib import MON, ROOT
+import harness
+from harness import GameServer, Process, RedisServer, free_ports
 
-BACKENDS = [3301, 3302]
-WEBHOOK, PG_PROXY, REDIS = 3390, 3391, 6391
-PROM, AM, PROM_K8S = 9095, 9096, 9097
+from . import k8s_sd_sim
+from . import obslib
+from .obslib import MON
+
+BACKEND_1, BACKEND_2, WEBHOOK, PG_PROXY, REDIS, PROM, AM, PROM_K8S = free_ports(8)
+BACKENDS = [BACKEND_1, BACKEND_2]
 PG = ("127.0.0.1", 5432)
 
 # Dashboard queries over the app's own metrics that may legitimately be empty after this run, with the reason.
@@ -47,16 +49,6 @@ def artifacts():
     d = Path(os.environ.get("ARTIFACTS", "/tmp")) / "observability"
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-def port_free(port, host="127.0.0.1"):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
 
 
 def request(method, url, body=None, headers=None, timeout=10):
@@ -75,40 +67,16 @@ def request(method, url, body=None, headers=None, timeout=10):
         return status, raw.decode(errors="replace"), rh
 
 
-def wait_for(what, fn, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, urllib.error.URLError, ValueError) as e:
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+def wait_for(what, fn, timeout):
+    """harness.wait_for at Prometheus' pace; an answer that is not JSON yet counts as "not yet"."""
+    return harness.wait_for(what, fn, timeout, interval=0.5, ignore=(OSError, ValueError))
 
 
-class Proc:
-    """A process we start and stop by its own PID."""
-
-    def __init__(self, name, argv, env=None):
-        self.name = name
-        self.log = open(artifacts() / f"{name}.log", "wb")
-        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(timeout=5)
-        self.log.close()
+def start(name, argv, env=None):
+    """A process of the stack, its output in artifacts/observability/<name>.log."""
+    log = artifacts() / f"{name}.log"
+    log.unlink(missing_ok=True)
+    return Process(name, argv, log=log, env=env).start()
 
 
 class FaultProxy:
@@ -199,14 +167,18 @@ def psql(sql):
                     "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True, timeout=60)
 
 
-def redis_argv():
-    return ["redis-server", "--port", str(REDIS), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-
-
 def prom_query(port, q):
     st, body, _ = request("GET", f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": q}))
     assert st == 200 and body["status"] == "success", f"{q}: {body}"
     return body["data"]["result"]
+
+
+def rule_evaluations(port):
+    """How often the least evaluated rule group on the global 2 s interval has been evaluated (Prometheus' own
+    metric, self-scraped; a group with its own, longer interval is left out)."""
+    result = prom_query(port, "min(prometheus_rule_group_iterations_total"
+                              " and on(rule_group) (prometheus_rule_group_interval_seconds <= 2))")
+    return int(float(result[0]["value"][1])) if result else 0
 
 
 def prom_alerts(port):
@@ -322,8 +294,6 @@ def stack(tmp_path_factory):
     prometheus, alertmanager = obslib.tool("prometheus"), obslib.tool("prometheus-alertmanager")
     obslib.tool("redis-server")
     obslib.tool("psql")
-    for port in BACKENDS + [WEBHOOK, PG_PROXY, REDIS, PROM, AM, PROM_K8S]:
-        assert port_free(port), f"port {port} is already in use"
 
     tmp = tmp_path_factory.mktemp("live")
     procs, cleanups = [], []
@@ -334,9 +304,8 @@ def stack(tmp_path_factory):
         proxy = FaultProxy(PG_PROXY, PG)
         proxy.start()
         cleanups.append(proxy.close)
-        redis = Proc("redis", redis_argv())
-        procs.append(redis)
-        wait_for("redis", lambda: socket.create_connection(("127.0.0.1", REDIS), timeout=1).close() or True, 20)
+        redis = RedisServer(tmp / "redis", port=REDIS, password="").start()
+        cleanups.append(redis.stop)
 
         sink = http.server.ThreadingHTTPServer(("127.0.0.1", WEBHOOK), Sink)
         threading.Thread(target=sink.serve_forever, daemon=True).start()
@@ -348,18 +317,19 @@ def stack(tmp_path_factory):
         env.pop("SQLITE_PATH", None)
         backends = []
         for port in BACKENDS:
-            backends.append(Proc(f"backend-{port}", [binary, "serve"], dict(env, PORT=str(port))))
+            log = artifacts() / f"backend-{port}.log"
+            log.unlink(missing_ok=True)
+            backends.append(GameServer(binary, env, port=port, log=log).launch())
         procs += backends
-        for port in BACKENDS:
-            wait_for(f"backend {port} ready",
-                     lambda port=port: request("GET", f"http://127.0.0.1:{port}/health/ready", timeout=2)[0] == 200, 60)
+        for server in backends:
+            server.wait_ready(60)
 
         am_cfg = yaml.safe_load((MON / "alertmanager/alertmanager.yml").read_text())
         am_cfg["receivers"][0]["webhook_configs"][0]["url"] = f"http://127.0.0.1:{WEBHOOK}/alerts"
         # Test-only timings: the real ones (30s/5m) would only slow the test down.
         am_cfg["route"].update(group_wait="1s", group_interval="2s")
         (tmp / "alertmanager.yml").write_text(yaml.safe_dump(am_cfg, sort_keys=False))
-        procs.append(Proc("alertmanager", [alertmanager, f"--config.file={tmp / 'alertmanager.yml'}",
+        procs.append(start("alertmanager", [alertmanager, f"--config.file={tmp / 'alertmanager.yml'}",
                                            f"--storage.path={tmp / 'am-data'}",
                                            f"--web.listen-address=127.0.0.1:{AM}", "--cluster.listen-address="]))
 
@@ -373,7 +343,7 @@ def stack(tmp_path_factory):
             job.pop("dns_sd_configs", None)
             job["static_configs"] = [{"targets": targets[job["job_name"]]}]
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        procs.append(Proc("prometheus", [prometheus, f"--config.file={tmp / 'prometheus.yml'}",
+        procs.append(start("prometheus", [prometheus, f"--config.file={tmp / 'prometheus.yml'}",
                                          f"--storage.tsdb.path={tmp / 'prom-data'}",
                                          f"--web.listen-address=127.0.0.1:{PROM}"]))
 
@@ -382,7 +352,7 @@ def stack(tmp_path_factory):
         k8s_cfg = k8s_sd_sim.transform(k8s_dir, pods=SIM_PODS, nodes=SIM_NODES, scrape_interval="2s",
                                        static={"prometheus": [f"127.0.0.1:{PROM_K8S}"],
                                                "alertmanager": [f"127.0.0.1:{AM}"], "alertmanagers": []})
-        procs.append(Proc("prometheus-k8s", [prometheus, f"--config.file={k8s_cfg}",
+        procs.append(start("prometheus-k8s", [prometheus, f"--config.file={k8s_cfg}",
                                              f"--storage.tsdb.path={tmp / 'prom-k8s-data'}",
                                              f"--web.listen-address=127.0.0.1:{PROM_K8S}"]))
         for port in (PROM, PROM_K8S):
@@ -394,10 +364,11 @@ def stack(tmp_path_factory):
         results = scripted_traffic()
         exposition = {p: urllib.request.urlopen(f"http://127.0.0.1:{p}/metrics", timeout=5).read().decode()
                       for p in BACKENDS}
-        (artifacts() / "metrics-3301.txt").write_text(exposition[BACKENDS[0]])
-        # A few scrapes and rule evaluations after the games.
+        (artifacts() / "metrics-backend-1.txt").write_text(exposition[BACKENDS[0]])
+        # A few scrapes and rule evaluations after the games: every 2 s rule group evaluated three more times.
         wait_for("game metrics in Prometheus", lambda: prom_query(PROM, "sum(games_completed_total)"), 30)
-        time.sleep(6)
+        evaluated = rule_evaluations(PROM)
+        wait_for("three more rule evaluations", lambda: rule_evaluations(PROM) >= evaluated + 3, 60)
         steady_alerts = prom_alerts(PROM)
         yield {"procs": procs, "proxy": proxy, "redis": redis, "backends": backends, "results": results,
                "exposition": exposition, "exposition_before": exposition_before,
@@ -576,8 +547,13 @@ def fault(stack):
         while not stop.is_set():
             for port in BACKENDS:
                 t = time.monotonic()
-                st, _, _ = request("POST", f"http://127.0.0.1:{port}/api/game/start",
-                                   {"username": f"obs_blocked_{port}", "difficulty": "easy"}, timeout=15)
+                try:
+                    # docs/api.md: "answered fast, never a hang": well inside REQUEST_TIMEOUT_MS (10 s), so a
+                    # client that gives up after 5 s must always have its answer.
+                    st, _, _ = request("POST", f"http://127.0.0.1:{port}/api/game/start",
+                                       {"username": f"obs_blocked_{port}", "difficulty": "easy"}, timeout=5)
+                except OSError as e:
+                    st = f"no answer within 5 s ({e})"
                 failures.append(st)
                 latencies.append(time.monotonic() - t)
 
@@ -604,8 +580,7 @@ def fault(stack):
 
     # Recovery.
     t1 = time.monotonic()
-    stack["redis"] = Proc("redis-again", redis_argv())
-    stack["procs"].append(stack["redis"])
+    stack["redis"].start()
     stack["proxy"].restore()
     wait_for("dependency_up back to 1",
              lambda: all(r["value"][1] == "1" for r in prom_query(PROM, "dependency_up")) and
@@ -625,9 +600,9 @@ def fault(stack):
 
 def test_dependency_outage_is_answered_fast_with_503(fault):
     assert fault["failures"] and set(fault["failures"]) == {503}, set(fault["failures"])
-    # docs/api.md: "answered fast, never a hang": well inside REQUEST_TIMEOUT_MS (10 s). The measured figures
-    # go to artifacts/observability/figures.json.
-    assert max(fault["latencies"]) < 5, sorted(fault["latencies"])[-5:]
+    # Every request was answered within the client's 5 s (a slower one is recorded as a failure above); the
+    # measured figures go to artifacts/observability/figures.json.
+    print(f"slowest answers during the outage: {sorted(fault['latencies'])[-5:]}")
 
 
 def test_dependency_down_fires_after_its_for_duration(fault):

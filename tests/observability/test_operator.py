@@ -19,8 +19,8 @@ import jsonschema
 import pytest
 import yaml
 
-import obslib
-from obslib import MON, ROOT
+from . import obslib
+from .obslib import MON, ROOT
 
 OPERATOR = MON / "operator"
 CRDS = Path(__file__).parent / "crds"

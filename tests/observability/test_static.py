@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import obslib
-from obslib import ROOT, MON
+from . import obslib
+from .obslib import ROOT, MON
 
 GRAFANA_BUILTIN_PANELS = {"row", "timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "histogram",
                           "text", "piechart", "state-timeline", "status-history", "barchart", "logs",
@@ -264,7 +264,7 @@ def test_compose_prometheus_config_is_valid_with_our_rules():
 def test_kubernetes_prometheus_config_is_valid_with_our_rules(tmp_path):
     """Debian's Prometheus is built without Kubernetes discovery, so promtool checks the config with each
     kubernetes_sd_configs block swapped for file discovery (everything else, relabelling included, as is)."""
-    import k8s_sd_sim
+    from . import k8s_sd_sim
 
     cfg = k8s_sd_sim.transform(tmp_path, pods=[], nodes=[])
     r = run([obslib.tool("promtool"), "check", "config", str(cfg)])

@@ -10,9 +10,9 @@ import threading
 import time
 from contextlib import contextmanager
 
-from conftest import call
 from hmgrel.faultproxy import HoldingRelay
 from hmgrel.stack import Stack
+from .game_api import call
 
 RETRY_FOR_S = 35  # longer than the server's 30 s in-progress lock, to see what the retry finally gets
 

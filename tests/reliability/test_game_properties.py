@@ -17,9 +17,9 @@ import string
 
 import pytest
 
-from conftest import call
 from hmgrel import rules as R
 from hmgrel.stack import Stack
+from .game_api import call
 
 GAMES = int(os.environ.get("REL_PROPERTY_GAMES", "40"))
 STEPS = 120

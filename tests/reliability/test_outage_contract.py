@@ -13,19 +13,15 @@ import threading
 import time
 from contextlib import contextmanager
 
-from conftest import call, play_until_pairs_left, start_game
+from harness import wait_for
 from hmgrel.stack import Database, Relay, Stack, http_get
+from .game_api import call, play_until_pairs_left, start_game
 
 
 def wait_db(base: str, up: bool, timeout: float = 15) -> None:
     """Until /api/health reports the database connected (or not)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        s, body = http_get(base + "/api/health", 3)
-        if (b'"database":"connected"' in body) == up:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the database never looked {'up' if up else 'down'} to {base}")
+    wait_for(f"the database to look {'up' if up else 'down'} to {base}",
+             lambda: (b'"database":"connected"' in http_get(base + "/api/health", 3)[1]) == up, timeout, interval=0.2)
 
 
 def retry_while_503(base: str, path: str, body: dict, token: str, key: str, seconds: float = 15):
@@ -123,7 +119,12 @@ def test_a_game_whose_live_state_redis_lost_does_not_stay_active_for_ever(binary
         redis.cli("FLUSHALL")
         s, _, flip = call(b.url, "POST", f"/api/game/{gid}/flip", {"cardId": card}, token=token)
         assert 400 <= s < 500, (s, flip)
-        time.sleep(3)  # a few expiry sweeps
+        # A few expiry sweeps: the stored game must leave 'active' (the assertion below explains a failure).
+        try:
+            wait_for("the stored game to leave 'active'",
+                     lambda: db.sql(f"SELECT status FROM games WHERE id = '{gid}'") != "active", 15, interval=0.5)
+        except AssertionError:
+            pass
         s_get, _, got = call(b.url, "GET", f"/api/game/{gid}", token=token)
         stored = db.sql(f"SELECT status FROM games WHERE id = '{gid}'")
         s_stats, body = http_get(b.url + "/api/leaderboard/stats", 5)
@@ -141,26 +142,29 @@ def test_requests_caught_by_a_redis_crash_answer_within_one_dependency_timeout(b
         b = st.new_backend().start()
         games = [start_game(b.url, f"rc{i}_{secrets.token_hex(3)}") for i in range(32)]
         stop = threading.Event()
-        seen: list[tuple[float, float, int]] = []
+        seen: list[tuple[float, float, int, int]] = []
 
-        def poke(token: str, game: dict) -> None:
+        def poke(client: int, token: str, game: dict) -> None:
             while not stop.is_set():
                 t0 = time.monotonic()
                 s, _, _ = call(b.url, "POST", f"/api/game/{game['gameId']}/flip", {"cardId": game["cards"][0]["id"]},
                                token=token, key=secrets.token_hex(8))
-                seen.append((t0, time.monotonic(), s))
+                seen.append((t0, time.monotonic(), s, client))
 
-        threads = [threading.Thread(target=poke, args=g) for g in games]
+        threads = [threading.Thread(target=poke, args=(i, *g)) for i, g in enumerate(games)]
         for t in threads:
             t.start()
-        time.sleep(1)
+        wait_for("every client to have an answer", lambda: len({c for *_, c in seen}) == len(games), 30)
         t_kill = time.monotonic()
         redis.kill()
-        time.sleep(4)
+        # Every client has been answered for a request sent after the crash window: all requests caught by the
+        # crash are over.
+        wait_for("every client past the crash",
+                 lambda: len({c for t0, _, _, c in seen if t0 > t_kill + 0.5}) == len(games), 60)
         stop.set()
         for t in threads:
             t.join()
-        around = [(round(t1 - t0, 2), s) for t0, t1, s in seen if t0 <= t_kill + 0.5 and t1 >= t_kill]
+        around = [(round(t1 - t0, 2), s) for t0, t1, s, _ in seen if t0 <= t_kill + 0.5 and t1 >= t_kill]
         slow = [x for x in around if x[0] > 1.6]  # one DEPENDENCY_TIMEOUT_MS and some slack, not two or three
         assert around and not slow, \
             f"with DEPENDENCY_TIMEOUT_MS=1000, requests caught by the crash took {sorted(around)[-6:]} (seconds, status)"

@@ -304,14 +304,36 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[idx] as f64 / 1000.0
 }
 
+/// When the run starts, when it starts counting, when it ends, and (open loop) how often each
+/// worker sends.
+#[derive(Clone, Copy)]
+struct Schedule {
+    begin: Instant,
+    measure_from: Instant,
+    end: Instant,
+    interval: Option<Duration>,
+}
+
+impl Schedule {
+    fn new(args: &Args) -> Schedule {
+        let begin = Instant::now();
+        let measure_from = begin + Duration::from_secs(1);
+        Schedule {
+            begin,
+            measure_from,
+            end: measure_from + Duration::from_secs(args.duration),
+            // Open loop: each worker owns every `concurrency`-th slot of one global schedule.
+            interval: (args.rate > 0.0)
+                .then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate)),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let stats = Arc::new(Stats::default());
-    let warmup = Duration::from_secs(1);
-    let begin = Instant::now();
-    let measure_from = begin + warmup;
-    let end = measure_from + Duration::from_secs(args.duration);
+    let schedule = Schedule::new(&args);
     let counter = Arc::new(AtomicU64::new(0));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
@@ -321,87 +343,40 @@ async fn main() -> anyhow::Result<()> {
     let cpu_window = (!args.cpu.is_empty()).then(|| {
         let watched = args.cpu.clone();
         tokio::spawn(async move {
-            tokio::time::sleep_until(measure_from.into()).await;
+            tokio::time::sleep_until(schedule.measure_from.into()).await;
             let before = cpu::sample(&watched)?;
-            tokio::time::sleep_until(end.into()).await;
+            tokio::time::sleep_until(schedule.end.into()).await;
             let after = cpu::sample(&watched)?;
             anyhow::Ok((before, after))
         })
     });
-    let mut tasks = Vec::new();
-    // Open loop: each worker owns every `concurrency`-th slot of one global schedule.
-    let interval =
-        (args.rate > 0.0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate));
-    for w in 0..args.concurrency {
-        let mut player = Player {
-            identity: None,
-            client: client.clone(),
-            base: args.url.trim_end_matches('/').to_string(),
-            stats: stats.clone(),
-            counter: counter.clone(),
-            difficulty: args.difficulty.clone(),
-            protocol: args.protocol,
-        };
-        let (mode, path) = (args.mode, args.path.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut slot = 0u32;
-            let offset = interval.map(|i| i.mul_f64(w as f64 / player_count(args.concurrency)));
-            loop {
-                let scheduled = match (interval, offset) {
-                    (Some(i), Some(o)) => {
-                        let at = begin + o + i * slot;
-                        slot += 1;
-                        if at > Instant::now() {
-                            tokio::time::sleep_until(at.into()).await;
-                        }
-                        at
-                    }
-                    _ => Instant::now(),
-                };
-                if scheduled >= end {
-                    break;
-                }
-                let counting = scheduled >= measure_from;
-                match mode {
-                    Mode::Get => {
-                        let r = player
-                            .client
-                            .get(format!("{}{path}", player.base))
-                            .send()
-                            .await;
-                        let ok = match r {
-                            Ok(resp) => {
-                                let s = resp.status().is_success();
-                                let _ = resp.bytes().await;
-                                s
-                            }
-                            Err(_) => false,
-                        };
-                        player.stats.record(scheduled, ok, counting);
-                    }
-                    Mode::Games => {
-                        if let Err(e) = player.play(counting).await {
-                            if counting {
-                                eprintln!("game failed: {e}");
-                            }
-                        }
-                    }
-                }
-            }
-        }));
-    }
+    let tasks: Vec<_> = (0..args.concurrency)
+        .map(|w| {
+            let player = Player {
+                identity: None,
+                client: client.clone(),
+                base: args.url.trim_end_matches('/').to_string(),
+                stats: stats.clone(),
+                counter: counter.clone(),
+                difficulty: args.difficulty.clone(),
+                protocol: args.protocol,
+            };
+            let offset = schedule
+                .interval
+                .map(|i| i.mul_f64(w as f64 / player_count(args.concurrency)));
+            tokio::spawn(worker(
+                player,
+                args.mode,
+                args.path.clone(),
+                schedule,
+                offset,
+            ))
+        })
+        .collect();
     for t in tasks {
         let _ = t.await;
     }
     let elapsed = args.duration as f64;
-    let mut lat = stats
-        .latencies_us
-        .lock()
-        .map(|l| l.clone())
-        .unwrap_or_default();
-    lat.sort_unstable();
-    let requests = stats.requests.load(Ordering::Relaxed);
-    let games = stats.games.load(Ordering::Relaxed);
     let cpu = match cpu_window {
         Some(window) => {
             let (before, after) = window.await.context("CPU sampler")??;
@@ -411,13 +386,85 @@ async fn main() -> anyhow::Result<()> {
                 &after,
                 args.clock_ticks,
                 elapsed,
-                games,
-                requests,
+                stats.games.load(Ordering::Relaxed),
+                stats.requests.load(Ordering::Relaxed),
             )
         }
         None => Value::Null,
     };
-    let out = json!({
+    let out = summary(&args, &stats, elapsed, cpu);
+    if args.json {
+        println!("{out}");
+    } else {
+        print_summary(&args, &out);
+    }
+    Ok(())
+}
+
+/// One worker: requests (or whole games) on its slots of the schedule until the end.
+async fn worker(
+    mut player: Player,
+    mode: Mode,
+    path: String,
+    schedule: Schedule,
+    offset: Option<Duration>,
+) {
+    let mut slot = 0u32;
+    loop {
+        let scheduled = match (schedule.interval, offset) {
+            (Some(i), Some(o)) => {
+                let at = schedule.begin + o + i * slot;
+                slot += 1;
+                if at > Instant::now() {
+                    tokio::time::sleep_until(at.into()).await;
+                }
+                at
+            }
+            _ => Instant::now(),
+        };
+        if scheduled >= schedule.end {
+            break;
+        }
+        let counting = scheduled >= schedule.measure_from;
+        match mode {
+            Mode::Get => {
+                let r = player
+                    .client
+                    .get(format!("{}{path}", player.base))
+                    .send()
+                    .await;
+                let ok = match r {
+                    Ok(resp) => {
+                        let s = resp.status().is_success();
+                        let _ = resp.bytes().await;
+                        s
+                    }
+                    Err(_) => false,
+                };
+                player.stats.record(scheduled, ok, counting);
+            }
+            Mode::Games => {
+                if let Err(e) = player.play(counting).await {
+                    if counting {
+                        eprintln!("game failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The run's figures as JSON (what `--json` prints and scripts/bench.sh reads).
+fn summary(args: &Args, stats: &Stats, elapsed: f64, cpu: Value) -> Value {
+    let mut lat = stats
+        .latencies_us
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    lat.sort_unstable();
+    let requests = stats.requests.load(Ordering::Relaxed);
+    let games = stats.games.load(Ordering::Relaxed);
+    json!({
         "mode": format!("{:?}", args.mode).to_lowercase(),
         "url": args.url,
         "path": if args.mode == Mode::Get { Some(args.path.clone()) } else { None },
@@ -437,32 +484,30 @@ async fn main() -> anyhow::Result<()> {
             "max": percentile(&lat, 1.0),
         },
         "cpu": cpu,
-    });
-    if args.json {
-        println!("{out}");
-    } else {
+    })
+}
+
+fn print_summary(args: &Args, out: &Value) {
+    println!(
+        "{} {}: {:.0} req/s, {:.1} games/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+        out["mode"],
+        args.url,
+        out["requests_per_second"].as_f64().unwrap_or(0.0),
+        out["games_per_second"].as_f64().unwrap_or(0.0),
+        out["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
+        out["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
+        out["errors"]
+    );
+    for w in &args.cpu {
+        let c = &out["cpu"][&w.name];
         println!(
-            "{} {}: {:.0} req/s, {:.1} games/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
-            out["mode"],
-            args.url,
-            out["requests_per_second"].as_f64().unwrap_or(0.0),
-            out["games_per_second"].as_f64().unwrap_or(0.0),
-            out["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
-            out["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
-            out["errors"]
+            "  {}: {:.0} ms CPU, {:.2} ms per game, {:.0} µs per request",
+            w.name,
+            c["cpu_ms"].as_f64().unwrap_or(0.0),
+            c["cpu_ms_per_game"].as_f64().unwrap_or(0.0),
+            c["cpu_us_per_request"].as_f64().unwrap_or(0.0)
         );
-        for w in &args.cpu {
-            let c = &out["cpu"][&w.name];
-            println!(
-                "  {}: {:.0} ms CPU, {:.2} ms per game, {:.0} µs per request",
-                w.name,
-                c["cpu_ms"].as_f64().unwrap_or(0.0),
-                c["cpu_ms_per_game"].as_f64().unwrap_or(0.0),
-                c["cpu_us_per_request"].as_f64().unwrap_or(0.0)
-            );
-        }
     }
-    Ok(())
 }
 
 fn player_count(n: usize) -> f64 {

@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, REQUEST_ID};
 use super::extract::{client_ip, BODY_TIMEOUT, MAX_BODY};
+use crate::live::IdempotencyBegin;
 use crate::service::AppError;
 use crate::state::AppState;
 use axum::body::Body;
@@ -246,17 +247,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let Some(raw_key) = req.headers().get(&IDEMPOTENCY_KEY) else {
         return next.run(req).await;
     };
-    let key = match raw_key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()) => {
-            k.to_string()
-        }
-        _ => {
-            return super::extract::invalid(
-                "Idempotency-Key",
-                "must be 1-128 visible ASCII characters",
-            )
-            .into_response()
-        }
+    let Some(key) = valid_idempotency_key(raw_key) else {
+        return super::extract::invalid(
+            "Idempotency-Key",
+            "must be 1-128 visible ASCII characters",
+        )
+        .into_response();
     };
     let scope = req
         .headers()
@@ -291,101 +287,123 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         ))
         .await;
     match begin {
-        Ok(crate::live::IdempotencyBegin::New) => {}
-        Ok(crate::live::IdempotencyBegin::InProgress { fingerprint: fp }) => {
+        Ok(IdempotencyBegin::New) => {}
+        Ok(IdempotencyBegin::InProgress { fingerprint: fp }) => {
             return if fp == fingerprint {
                 ApiError::IdempotencyInProgress.into_response()
             } else {
                 ApiError::IdempotencyKeyReused.into_response()
             };
         }
-        Ok(crate::live::IdempotencyBegin::Done {
+        Ok(IdempotencyBegin::Done {
             fingerprint: fp,
             response,
         }) => {
-            if fp != fingerprint {
-                return ApiError::IdempotencyKeyReused.into_response();
-            }
-            return match serde_json::from_str::<Stored>(&response) {
-                Ok(stored) => {
-                    metrics::counter!("idempotent_replays_total").increment(1);
-                    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-                    let mut r = (
-                        status,
-                        [(header::CONTENT_TYPE, "application/json")],
-                        stored.body,
-                    )
-                        .into_response();
-                    r.headers_mut()
-                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    r.headers_mut()
-                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                    r
-                }
-                Err(_) => ApiError::App(AppError::Internal("stored idempotent response".into()))
-                    .into_response(),
+            return if fp == fingerprint {
+                replay(&response)
+            } else {
+                ApiError::IdempotencyKeyReused.into_response()
             };
         }
         // The live state is unavailable: the request itself will say so.
         _ => return next.run(req).await,
     }
-    let response = {
-        let renew = {
-            let (state, key, fp) = (state.clone(), store_key.clone(), fingerprint.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(IDEMPOTENCY_RENEW).await;
-                    let _ = state
-                        .idempotency
-                        .state
-                        .idempotency_extend(&key, &fp, IDEMPOTENCY_LEASE)
-                        .await;
-                }
-            })
-        };
-        let response = next.run(req).await;
-        renew.abort();
-        response
-    };
-    let status = response.status();
-    let keep = !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS);
+    let response = run_holding_lease(&state, &store_key, &fingerprint, next, req).await;
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    let outcome = if keep {
-        let stored = Stored {
-            status: status.as_u16(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        };
-        match serde_json::to_string(&stored) {
-            Ok(json) => {
-                state
+    record_answer(&state, &store_key, &fingerprint, parts.status, &bytes).await;
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The `Idempotency-Key` header's value when it is 1-128 visible ASCII characters.
+fn valid_idempotency_key(raw: &HeaderValue) -> Option<String> {
+    raw.to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(String::from)
+}
+
+/// The answer recorded for an earlier request with the same key, sent again.
+fn replay(recorded: &str) -> Response {
+    let Ok(stored) = serde_json::from_str::<Stored>(recorded) else {
+        return ApiError::App(AppError::Internal("stored idempotent response".into()))
+            .into_response();
+    };
+    metrics::counter!("idempotent_replays_total").increment(1);
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        stored.body,
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r
+}
+
+/// Runs the request while renewing the key's lease, so a slow request keeps its key and a
+/// crashed one frees it within one lease.
+async fn run_holding_lease(
+    state: &AppState,
+    key: &str,
+    fingerprint: &str,
+    next: Next,
+    req: Request,
+) -> Response {
+    let renew = {
+        let (state, key, fp) = (state.clone(), key.to_string(), fingerprint.to_string());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(IDEMPOTENCY_RENEW).await;
+                let _ = state
                     .idempotency
-                    .call(state.idempotency.state.idempotency_store(
-                        &store_key,
-                        &fingerprint,
-                        &json,
-                        IDEMPOTENCY_KEEP,
-                    ))
-                    .await
+                    .state
+                    .idempotency_extend(&key, &fp, IDEMPOTENCY_LEASE)
+                    .await;
             }
-            Err(_) => {
-                state
-                    .idempotency
-                    .call(state.idempotency.state.idempotency_release(&store_key))
-                    .await
-            }
-        }
-    } else {
-        state
-            .idempotency
-            .call(state.idempotency.state.idempotency_release(&store_key))
+        })
+    };
+    let response = next.run(req).await;
+    renew.abort();
+    response
+}
+
+/// Keeps the answer for retries, or frees the key when the answer says "try again" (5xx, 429).
+async fn record_answer(
+    state: &AppState,
+    key: &str,
+    fingerprint: &str,
+    status: StatusCode,
+    body: &[u8],
+) {
+    let keep = !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS);
+    let stored = keep
+        .then(|| {
+            serde_json::to_string(&Stored {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(body).into_owned(),
+            })
+            .ok()
+        })
+        .flatten();
+    let live = &state.idempotency;
+    let outcome = match stored {
+        Some(json) => {
+            live.call(
+                live.state
+                    .idempotency_store(key, fingerprint, &json, IDEMPOTENCY_KEEP),
+            )
             .await
+        }
+        None => live.call(live.state.idempotency_release(key)).await,
     };
     if let Err(e) = outcome {
         // The move itself is recorded with the game, so a retry is still answered, not re-applied.
         tracing::warn!(error = %e, "could not record the idempotent response");
     }
-    Response::from_parts(parts, Body::from(bytes))
 }

@@ -69,16 +69,7 @@ impl Games {
             };
             if game.status.is_live() {
                 if game.tick(now) {
-                    if self
-                        .live
-                        .call(
-                            self.live
-                                .state
-                                .save_game(&game, version, now + SETTLE_GRACE_MS),
-                        )
-                        .await?
-                    {
-                        self.settle(&game).await?;
+                    if self.store_expired(&game, version, now).await? {
                         settled += 1;
                     }
                 } else {
@@ -93,6 +84,28 @@ impl Games {
             }
         }
         Ok(settled)
+    }
+
+    /// Stores a game that has just run out of time (`tick` said so) and settles it; false when
+    /// another writer changed it first (then that writer settles it).
+    pub(super) async fn store_expired(
+        &self,
+        game: &Game,
+        version: u64,
+        now: i64,
+    ) -> Result<bool, AppError> {
+        let saved = self
+            .live
+            .call(
+                self.live
+                    .state
+                    .save_game(game, version, now + SETTLE_GRACE_MS),
+            )
+            .await?;
+        if saved {
+            self.settle(game).await?;
+        }
+        Ok(saved)
     }
 
     /// Why a game is not in the live state (checked only for its owner).

@@ -211,17 +211,8 @@ impl Games {
         };
         auth.require(game.player_id)?;
         let now = self.clock.now_ms();
-        if game.tick(now)
-            && self
-                .live
-                .call(
-                    self.live
-                        .state
-                        .save_game(&game, version, now + SETTLE_GRACE_MS),
-                )
-                .await?
-        {
-            self.settle(&game).await?;
+        if game.tick(now) {
+            self.store_expired(&game, version, now).await?;
         }
         Ok(Found::Live(game))
     }

@@ -1,0 +1,1 @@
+"""delivery tests (a package: its helpers are imported package-relatively, conftest.py holds only fixtures)."""

@@ -1,0 +1,1 @@
+"""k8s tests (a package: its helpers are imported package-relatively, conftest.py holds only fixtures)."""
