@@ -10,7 +10,7 @@
 use crate::live::{LiveError, LiveState};
 use crate::outage_log::{describe, Notice, OutageLog};
 use humor_store::Store;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct DependencyStatus {
     up: AtomicBool,
+    /// Calls that found the dependency failing (see [`DependencyStatus::trips`]).
+    trips: AtomicU64,
     /// Since when pooled connections fail while fresh ones work.
     local_failure_since: Mutex<Option<Instant>>,
     /// host:port this replica connects to (empty when not reported).
@@ -70,7 +72,15 @@ impl DependencyStatus {
 
     /// A request saw this dependency fail: treat it as down until the next successful probe.
     pub fn trip(&self) {
+        self.trips.fetch_add(1, Ordering::Relaxed);
         self.up.store(false, Ordering::Relaxed);
+    }
+
+    /// How many calls found this dependency failing since start-up. Each such call waited at most
+    /// one dependency timeout; calls answered at once because it was already known down are not
+    /// counted, so this says how many timeouts requests paid (what the outage tests check).
+    pub fn trips(&self) -> u64 {
+        self.trips.load(Ordering::Relaxed)
     }
 
     fn set_up(&self, up: bool) {
@@ -237,7 +247,7 @@ impl Monitor {
                 } else {
                     match tokio::time::timeout(timeout, self.live.ping_fresh()).await {
                         Ok(result) => result,
-                        Err(_) => Err(LiveError::Unavailable("timed out".into())),
+                        Err(_) => Err(LiveError::unavailable("timed out")),
                     }
                 };
                 status.record(ok, fresh.is_ok());
@@ -307,9 +317,7 @@ async fn why_unreachable(address: &str, error: &LiveError, timeout: Duration) ->
             Ok(Ok(_)) => {}
         }
     }
-    match error {
-        LiveError::Unavailable(text) | LiveError::Corrupt(text) => describe(text),
-    }
+    describe(error.what())
 }
 
 fn log_notice(address: &str, notice: Option<Notice>) {

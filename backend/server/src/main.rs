@@ -44,8 +44,8 @@ fn main() -> ExitCode {
         match command {
             Command::Healthcheck { path, timeout_ms } => {
                 match healthcheck::check(
-                    config.host,
-                    config.port,
+                    config.server.host,
+                    config.server.port,
                     &path,
                     Duration::from_millis(timeout_ms),
                 )
@@ -78,7 +78,7 @@ fn main() -> ExitCode {
             }
             Command::Serve | Command::Contract => {
                 let telemetry = telemetry::init(&config);
-                let addr = SocketAddr::new(config.host, config.port);
+                let addr = SocketAddr::new(config.server.host, config.server.port);
                 let listener = match tokio::net::TcpListener::bind(addr).await {
                     Ok(l) => l,
                     Err(e) => {

@@ -4,7 +4,7 @@
 //! requests → close pools, all before the deadline).
 
 use crate::clock::Clock;
-use crate::config::{Config, DatabaseConfig};
+use crate::config::{Config, DatabaseLocation};
 use crate::health::Health;
 use crate::live::{LiveState, MemoryState, RedisState};
 use crate::service::{OsRandom, RandomSource};
@@ -37,24 +37,24 @@ pub fn build_with(
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
 ) -> anyhow::Result<AppState> {
-    let url = match &config.database {
-        DatabaseConfig::Postgres { url } => url.expose().to_string(),
-        DatabaseConfig::Sqlite { path } => format!("sqlite://{path}"),
+    let url = match &config.database.location {
+        DatabaseLocation::Postgres { url } => url.expose().to_string(),
+        DatabaseLocation::Sqlite { path } => format!("sqlite://{path}"),
     };
     let pool = PoolOptions {
-        max_connections: config.db_max_connections,
-        acquire_timeout: config.dependency_timeout,
-        statement_timeout: Duration::from_secs(5).max(config.dependency_timeout * 3),
+        max_connections: config.database.max_connections,
+        acquire_timeout: config.operations.dependency_timeout,
+        statement_timeout: Duration::from_secs(5).max(config.operations.dependency_timeout * 3),
     };
     let store: Arc<dyn Store> =
         humor_store::connect(&url, &pool).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (live, memory, redis_address): (Arc<dyn LiveState>, Option<Arc<MemoryState>>, _) =
-        match &config.redis_url {
+        match &config.redis.url {
             Some(url) => {
                 let redis = RedisState::new(
                     url.expose(),
-                    &config.redis_key_prefix,
-                    config.dependency_timeout,
+                    &config.redis.key_prefix,
+                    config.operations.dependency_timeout,
                 )
                 .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
                 let address = redis.address();
@@ -65,9 +65,9 @@ pub fn build_with(
                 (m.clone(), Some(m), None)
             }
         };
-    let assets = Assets::load(config.frontend_dir.as_deref())
+    let assets = Assets::load(config.server.frontend_dir.as_deref())
         .map_err(|e| anyhow::anyhow!("FRONTEND_DIR: {e}"))?;
-    let health = Health::new(redis_address, config.readiness_grace);
+    let health = Health::new(redis_address, config.operations.readiness_grace);
     Ok(AppState::new(Parts {
         store,
         live,
@@ -87,7 +87,7 @@ pub fn build_with(
 /// Redis is not awaited: without it the replica is ready, the game API answers fast 503s, and the
 /// monitor reports and logs why until Redis answers (then it is used, no restart needed).
 pub async fn initialize(state: &AppState) -> anyhow::Result<()> {
-    for variable in &state.config.weak_secrets {
+    for variable in &state.config.security.weak_secrets {
         tracing::warn!(
             variable,
             "a weak or demo secret is in use; set a strong one before going to production"
@@ -120,7 +120,7 @@ pub async fn initialize(state: &AppState) -> anyhow::Result<()> {
     state.health.mark_started();
     state.monitor.publish_readiness();
     tracing::info!(
-        database = state.config.database_engine(),
+        database = state.config.database.engine(),
         live_games = state.live.kind(),
         "ready to serve"
     );
@@ -141,7 +141,7 @@ async fn try_initialize(state: &AppState) -> anyhow::Result<()> {
         .map_err(anyhow::Error::new)
         .context("applying migrations")?;
     if !state.tokens.is_known() {
-        let secret = match &state.config.jwt_secret {
+        let secret = match &state.config.security.jwt_secret {
             Some(s) => s.expose().as_bytes().to_vec(),
             None => {
                 // Generated once and kept in the database, so players keep their names across restarts.
@@ -149,7 +149,7 @@ async fn try_initialize(state: &AppState) -> anyhow::Result<()> {
                 rand::rng().fill_bytes(&mut bytes);
                 let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
                 tokio::time::timeout(
-                    state.config.dependency_timeout * 3,
+                    state.config.operations.dependency_timeout * 3,
                     state.store.setting_get_or_init("player_token_key", &fresh),
                 )
                 .await
@@ -230,10 +230,10 @@ pub async fn run_until(
     builder
         .timer(TokioTimer::new())
         // Also bounds the idle time of a keep-alive connection between requests.
-        .header_read_timeout(state.config.http_idle_timeout)
+        .header_read_timeout(state.config.server.http_idle_timeout)
         .keep_alive(true);
 
-    let drain_delay = state.config.drain_delay;
+    let drain_delay = state.config.operations.drain_delay;
     let draining_state = state.clone();
     let stop = async move {
         stop.await;
@@ -288,9 +288,12 @@ pub async fn run_until(
     }
     drop(listener);
     tracing::info!("no longer accepting; finishing in-flight requests");
-    if tokio::time::timeout(state.config.shutdown_timeout, graceful.shutdown())
-        .await
-        .is_err()
+    if tokio::time::timeout(
+        state.config.operations.shutdown_timeout,
+        graceful.shutdown(),
+    )
+    .await
+    .is_err()
     {
         tracing::warn!("shutdown deadline reached with requests still in flight");
     }

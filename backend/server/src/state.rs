@@ -68,7 +68,7 @@ impl AppState {
             assets,
         } = parts;
         let health = Arc::new(health);
-        let timeout = config.dependency_timeout;
+        let timeout = config.operations.dependency_timeout;
         let tokens = SigningKeys::default();
         let db = GuardedStore::new(store.clone(), health.clone(), timeout);
         // Each user gets a handle on the one job it needs (the engine does all of them).

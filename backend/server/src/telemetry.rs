@@ -27,10 +27,10 @@ impl Telemetry {
 pub fn init(config: &Config) -> Telemetry {
     let filter = EnvFilter::try_new(format!(
         "{},sqlx=warn,hyper=warn,h2=warn,tower=warn",
-        config.log_level
+        config.telemetry.log_level
     ))
     .unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = if config.json_logs {
+    let fmt = if config.telemetry.json_logs {
         tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)

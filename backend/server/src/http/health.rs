@@ -123,11 +123,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
             api: "running".into(),
         },
         storage: Storage {
-            database: state.config.database_engine().into(),
+            database: state.config.database.engine().into(),
             live_games: state.monitor.live_kind().into(),
         },
         version: env!("CARGO_PKG_VERSION").into(),
-        environment: state.config.environment.clone(),
+        environment: state.config.server.environment.clone(),
         uptime_seconds: state.health.started_at.elapsed().as_secs(),
         problems,
     };

@@ -134,7 +134,7 @@ fn client_key(state: &AppState, req: &Request) -> String {
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    client_ip(peer, forwarded, &state.config.trusted_proxies).to_string()
+    client_ip(peer, forwarded, &state.config.server.trusted_proxies).to_string()
 }
 
 /// `/api/*`: refuses requests before start-up completes, applies the rate limit, bounds the time.
@@ -166,8 +166,8 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     } else {
         let hit = state.rate_limits.state.rate_hit(
             &client,
-            state.config.rate_limit_window,
-            state.config.rate_limit_max,
+            state.config.limits.rate_limit_window,
+            state.config.limits.rate_limit_max,
             now,
         );
         state.rate_limits.call(hit).await.ok()
@@ -181,11 +181,11 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
         rate_headers(r.headers_mut(), d.limit, 0, d.reset_after);
         return r;
     }
-    let mut response = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await
-    {
-        Ok(r) => r,
-        Err(_) => ApiError::Timeout.into_response(),
-    };
+    let mut response =
+        match tokio::time::timeout(state.config.server.request_timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::Timeout.into_response(),
+        };
     if let Some(d) = decision {
         rate_headers(response.headers_mut(), d.limit, d.remaining, d.reset_after);
     }

@@ -142,6 +142,7 @@ fn add_default_error_responses(doc: &mut utoipa::openapi::OpenApi) {
 fn cors(state: &AppState) -> CorsLayer {
     let origins: Vec<_> = state
         .config
+        .server
         .cors_origins
         .iter()
         .filter_map(|o| o.parse().ok())

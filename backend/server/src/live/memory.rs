@@ -42,9 +42,9 @@ impl MemoryState {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, LiveError> {
-        self.inner.lock().map_err(|_| {
-            LiveError::Corrupt("a thread panicked while holding the live state".into())
-        })
+        self.inner
+            .lock()
+            .map_err(|_| LiveError::corrupt("a thread panicked while holding the live state"))
     }
 
     /// Drops expired entries (called by the periodic sweep).

@@ -20,13 +20,86 @@ use uuid::Uuid;
 /// stored responses, the game a start dealt, the name a claim took.
 pub const ANSWER_KEEP: Duration = Duration::from_secs(24 * 3600);
 
+/// What can go wrong with live state. A variant caused by another error keeps it as its
+/// `source()` (typed: a caller can still ask a Redis error its kind), and its message repeats the
+/// cause's, because log lines print the message alone.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    /// Redis cannot be reached or did not answer in time.
-    #[error("live state unavailable: {0}")]
-    Unavailable(String),
-    #[error("live state corrupt: {0}")]
-    Corrupt(String),
+    /// Redis cannot be reached or did not answer in time; retrying later may work.
+    #[error("live state unavailable: {what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Option<redis::RedisError>,
+    },
+    /// Live state this code cannot read or write (a malformed record, an invalid Redis URL).
+    #[error("live state corrupt: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: Option<CorruptCause>,
+    },
+}
+
+/// The typed error behind a [`LiveError::Corrupt`].
+#[derive(Debug, thiserror::Error)]
+pub enum CorruptCause {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+}
+
+impl LiveError {
+    /// Unavailable for a reason of our own (a timeout), with no error behind it.
+    pub fn unavailable(what: impl Into<String>) -> LiveError {
+        LiveError::Unavailable {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// Corrupt for a reason of our own (a record in an unknown shape), with no error behind it.
+    pub fn corrupt(what: impl Into<String>) -> LiveError {
+        LiveError::Corrupt {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// Corrupt because `cause` could not read or write a value; the message repeats the cause's.
+    pub fn corrupt_by(context: &str, cause: impl Into<CorruptCause>) -> LiveError {
+        let cause = cause.into();
+        LiveError::Corrupt {
+            what: if context.is_empty() {
+                cause.to_string()
+            } else {
+                format!("{context}: {cause}")
+            },
+            source: Some(cause),
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, LiveError::Unavailable { .. })
+    }
+
+    /// What went wrong, without the variant's prefix.
+    pub fn what(&self) -> &str {
+        match self {
+            LiveError::Unavailable { what, .. } | LiveError::Corrupt { what, .. } => what,
+        }
+    }
+}
+
+impl From<redis::RedisError> for LiveError {
+    /// A failed Redis call: Redis is unavailable, and the message repeats why.
+    fn from(e: redis::RedisError) -> LiveError {
+        LiveError::Unavailable {
+            what: e.to_string(),
+            source: Some(e),
+        }
+    }
 }
 
 /// A game and the version it was read at (for compare-and-set).
@@ -182,5 +255,30 @@ mod tests {
         let (i, left) = window_of(125_000, Duration::from_secs(60));
         assert_eq!(i, 2);
         assert_eq!(left, Duration::from_secs(55));
+    }
+
+    #[test]
+    fn errors_keep_their_typed_cause_and_repeat_it() {
+        use std::error::Error as _;
+        let json = serde_json::from_str::<Game>("{").expect_err("malformed");
+        let text = json.to_string();
+        let e = LiveError::corrupt_by("", json);
+        assert!(e.to_string().contains(&text), "{e}");
+        let source = e.source().expect("a source");
+        assert!(source
+            .downcast_ref::<CorruptCause>()
+            .is_some_and(|c| matches!(c, CorruptCause::Json(_))));
+
+        let redis = redis::Client::open("nonsense://").expect_err("invalid URL");
+        let kind = redis.kind();
+        let e = LiveError::from(redis);
+        assert!(e.is_unavailable());
+        let source = e.source().expect("a source");
+        assert_eq!(
+            source.downcast_ref::<redis::RedisError>().map(|r| r.kind()),
+            Some(kind)
+        );
+
+        assert!(LiveError::unavailable("timed out").source().is_none());
     }
 }

@@ -73,15 +73,11 @@ const CACHE_GET: &str = r"
 local g = redis.call('GET', KEYS[1]) or '0'
 return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}";
 
-fn unavailable(e: impl std::fmt::Display) -> LiveError {
-    LiveError::Unavailable(e.to_string())
-}
-
 impl RedisState {
     /// Validates the URL; the connection is made on first use and re-made after failures.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisState, LiveError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| LiveError::Corrupt(format!("invalid Redis URL: {e}")))?;
+        let client =
+            redis::Client::open(url).map_err(|e| LiveError::corrupt_by("invalid Redis URL", e))?;
         Ok(RedisState {
             client,
             manager: OnceCell::new(),
@@ -120,8 +116,8 @@ impl RedisState {
                     ConnectionManager::new_with_config(self.client.clone(), config),
                 )
                 .await
-                .map_err(|_| unavailable("timed out connecting to Redis"))?
-                .map_err(unavailable)
+                .map_err(|_| LiveError::unavailable("timed out connecting to Redis"))?
+                .map_err(LiveError::from)
             })
             .await?;
         Ok(manager.clone())
@@ -138,8 +134,8 @@ impl RedisState {
             let conn = self.conn().await?;
             tokio::time::timeout(self.timeout, f(conn))
                 .await
-                .map_err(|_| unavailable("Redis did not answer in time"))?
-                .map_err(unavailable)
+                .map_err(|_| LiveError::unavailable("Redis did not answer in time"))?
+                .map_err(LiveError::from)
         }
         .await;
         metrics::histogram!("redis_command_duration_seconds", "operation" => operation)
@@ -160,7 +156,7 @@ impl RedisState {
 }
 
 fn encode(game: &Game) -> Result<String, LiveError> {
-    serde_json::to_string(game).map_err(|e| LiveError::Corrupt(e.to_string()))
+    serde_json::to_string(game).map_err(|e| LiveError::corrupt_by("", e))
 }
 
 fn now_ms() -> i64 {
@@ -194,17 +190,14 @@ impl LiveState for RedisState {
     async fn ping_fresh(&self) -> Result<(), LiveError> {
         let client = self.client.clone();
         tokio::time::timeout(self.timeout * 2, async move {
-            let mut c = client
-                .get_multiplexed_async_connection()
-                .await
-                .map_err(unavailable)?;
+            let mut c = client.get_multiplexed_async_connection().await?;
             redis::cmd("PING")
                 .query_async::<String>(&mut c)
                 .await
-                .map_err(unavailable)
+                .map_err(LiveError::from)
         })
         .await
-        .map_err(|_| unavailable("timed out"))?
+        .map_err(|_| LiveError::unavailable("timed out"))?
         .map(|_| ())
     }
 }
@@ -261,8 +254,7 @@ impl GameLive for RedisState {
             .await?;
         match (version, json) {
             (Some(version), Some(json)) => {
-                let game =
-                    serde_json::from_str(&json).map_err(|e| LiveError::Corrupt(e.to_string()))?;
+                let game = serde_json::from_str(&json).map_err(|e| LiveError::corrupt_by("", e))?;
                 Ok(Some(Versioned { version, game }))
             }
             _ => Ok(None),
@@ -363,9 +355,9 @@ impl Idempotency for RedisState {
                         fingerprint: fp.to_string(),
                         response: response.to_string(),
                     }),
-                    None => Err(LiveError::Corrupt("idempotency record".into())),
+                    None => Err(LiveError::corrupt("idempotency record")),
                 },
-                _ => Err(LiveError::Corrupt("idempotency record".into())),
+                _ => Err(LiveError::corrupt("idempotency record")),
             },
         }
     }

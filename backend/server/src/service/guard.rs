@@ -97,7 +97,7 @@ impl<J: ?Sized> GuardedLive<J> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                if matches!(e, LiveError::Unavailable(_)) {
+                if e.is_unavailable() {
                     self.trip();
                 }
                 Err(e.into())

@@ -80,8 +80,8 @@ impl From<StoreError> for AppError {
 impl From<LiveError> for AppError {
     fn from(e: LiveError) -> Self {
         match e {
-            LiveError::Unavailable(_) => AppError::Unavailable("redis"),
-            corrupt @ LiveError::Corrupt(_) => AppError::Internal(Box::new(corrupt)),
+            LiveError::Unavailable { .. } => AppError::Unavailable("redis"),
+            corrupt @ LiveError::Corrupt { .. } => AppError::Internal(Box::new(corrupt)),
         }
     }
 }

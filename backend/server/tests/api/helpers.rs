@@ -5,7 +5,7 @@
 //! per test). With `REQUIRE_SERVICES=1` their absence is a failure, not a skip.
 
 use humor_server::clock::{Clock, ManualClock};
-use humor_server::config::{DatabaseConfig, Secret};
+use humor_server::config::{DatabaseLocation, Secret};
 use humor_server::{startup, AppState, Config};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -84,13 +84,13 @@ pub fn replace_db(url: &str, db: &str) -> String {
 
 pub fn base_config(dir: &std::path::Path) -> Config {
     let mut config = Config::for_sqlite(&dir.join("game.sqlite").display().to_string());
-    config.drain_delay = Duration::from_millis(200);
-    config.shutdown_timeout = Duration::from_secs(5);
+    config.operations.drain_delay = Duration::from_millis(200);
+    config.operations.shutdown_timeout = Duration::from_secs(5);
     // Generous: dozens of tests share two cores and one PostgreSQL, so a connection can take seconds to open.
     // The tests of the timeout itself set their own.
-    config.dependency_timeout = Duration::from_secs(15);
-    config.rate_limit_max = 100_000;
-    config.cors_origins = vec!["http://localhost:3000".into()];
+    config.operations.dependency_timeout = Duration::from_secs(15);
+    config.limits.rate_limit_max = 100_000;
+    config.server.cors_origins = vec!["http://localhost:3000".into()];
     config
 }
 
@@ -108,13 +108,13 @@ pub async fn spawn_with(backend: Backend, tweak: &impl Fn(&mut Config)) -> TestA
             .execute(&mut conn)
             .await
             .expect("create database");
-        config.database = DatabaseConfig::Postgres {
+        config.database.location = DatabaseLocation::Postgres {
             url: Secret::new(replace_db(&admin, &name)),
         };
-        config.redis_url = Some(Secret::new(
+        config.redis.url = Some(Secret::new(
             std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL"),
         ));
-        config.redis_key_prefix = format!("hmg_test_{}:", Uuid::new_v4().simple());
+        config.redis.key_prefix = format!("hmg_test_{}:", Uuid::new_v4().simple());
         pg = Some((admin, name));
     }
     tweak(&mut config);
@@ -130,8 +130,8 @@ pub async fn spawn_config(
     // Keys under a test's own prefix are removed when the test that created the database ends.
     let config_prefix = pg
         .as_ref()
-        .and(config.redis_url.as_ref())
-        .map(|_| config.redis_key_prefix.clone());
+        .and(config.redis.url.as_ref())
+        .map(|_| config.redis.key_prefix.clone());
     let clock = Arc::new(ManualClock::new(humor_server::clock::SystemClock.now_ms()));
     let state = startup::build(config, clock.clone()).expect("build app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -4,7 +4,7 @@
 use crate::helpers::{
     base_config, each_backend, eventually, spawn_app, spawn_config, spawn_with, Backend,
 };
-use humor_server::config::{DatabaseConfig, Secret};
+use humor_server::config::{DatabaseLocation, Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::process::Command;
@@ -47,10 +47,10 @@ async fn with_its_database_down_the_server_serves_liveness_and_fast_json_503s() 
     let dir = tempfile::tempdir().expect("dir");
     let mut config = base_config(dir.path());
     // Nothing listens on port 9: connections are refused at once.
-    config.database = DatabaseConfig::Postgres {
+    config.database.location = DatabaseLocation::Postgres {
         url: Secret::new("postgres://gameuser:pw@127.0.0.1:9/humor_memory_game"),
     };
-    config.dependency_timeout = Duration::from_millis(300);
+    config.operations.dependency_timeout = Duration::from_millis(300);
     let clock = std::sync::Arc::new(humor_server::clock::ManualClock::new(0));
     let state = humor_server::startup::build(config, clock).expect("build");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -101,9 +101,11 @@ async fn with_its_database_down_the_server_serves_liveness_and_fast_json_503s() 
         api.json::<Value>().await.expect("json")["error"],
         "starting"
     );
-    // The API waits up to 2 s for start-up before answering `starting`; nothing hangs longer.
+    // The API waits up to 2 s for start-up before answering `starting`; nothing hangs. The bound
+    // is five times that wait, so only a request that never gives up can miss it.
+    println!("health and API answered in {:?}", t.elapsed());
     assert!(
-        t.elapsed() < Duration::from_secs(4),
+        t.elapsed() < Duration::from_secs(10),
         "answers are bounded: {:?}",
         t.elapsed()
     );
@@ -236,7 +238,7 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
 #[tokio::test]
 async fn in_flight_requests_complete_during_graceful_shutdown() {
     let mut app = spawn_with(Backend::Sqlite, &|c| {
-        c.drain_delay = Duration::from_millis(300)
+        c.operations.drain_delay = Duration::from_millis(300)
     })
     .await;
     let body = br#"{"username":"last_one_in"}"#;
@@ -282,12 +284,13 @@ async fn in_flight_requests_complete_during_graceful_shutdown() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let app = spawn_with(Backend::Sqlite, &|c| {
-        c.http_idle_timeout = Duration::from_millis(500)
+        c.server.http_idle_timeout = Duration::from_millis(500)
     })
     .await;
     let mut stream = tokio::net::TcpStream::connect(app.addr)
         .await
         .expect("connect");
+    let sent = Instant::now();
     stream
         .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -295,16 +298,19 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut buf = [0u8; 2048];
     let n = stream.read(&mut buf).await.expect("read");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    let t = Instant::now();
+    // The server's idle clock starts after it answered, so after `sent`: however slow the
+    // machine, an honest close comes at least the idle timeout after it. Ten times the timeout
+    // is only a backstop for a connection never closed.
     let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
         .await
         .expect("closed in time")
         .unwrap_or(0);
     assert_eq!(n, 0, "the server closed the idle connection");
+    println!("closed {:?} after the request was sent", sent.elapsed());
     assert!(
-        t.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        t.elapsed()
+        sent.elapsed() >= Duration::from_millis(500),
+        "closed only once idle for the timeout: {:?}",
+        sent.elapsed()
     );
 }
 
@@ -545,9 +551,9 @@ async fn two_replicas_share_games_through_redis_and_postgres() {
     let first = spawn_with(Backend::Postgres, &|_| {}).await;
     let mut config = base_config(tempfile::tempdir().expect("dir").path());
     config.database = first.state.config.database.clone();
-    config.redis_url = first.state.config.redis_url.clone();
-    config.redis_key_prefix = first.state.config.redis_key_prefix.clone();
-    config.jwt_secret = None;
+    config.redis.url = first.state.config.redis.url.clone();
+    config.redis.key_prefix = first.state.config.redis.key_prefix.clone();
+    config.security.jwt_secret = None;
     let second = spawn_config(
         Backend::Postgres,
         config,
@@ -580,7 +586,7 @@ async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_its
     let proxy = crate::helpers::CutProxy::to(crate::helpers::host_port(&redis)).await;
     let url = format!("redis://{}/", proxy.addr);
     let app = spawn_with(Backend::Postgres, &|c| {
-        c.redis_url = Some(Secret::new(url.clone()))
+        c.redis.url = Some(Secret::new(url.clone()))
     })
     .await;
     let (id, token, _) = app.start("outage_r", "easy").await;
@@ -592,6 +598,14 @@ async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_its
         || async { app.state.health.redis.as_ref().is_some_and(|r| !r.is_up()) },
     )
     .await;
+    // Fast means no request waits for Redis: counted (timeouts paid), not timed.
+    let redis_status = app
+        .state
+        .health
+        .redis
+        .as_ref()
+        .expect("Redis is configured");
+    let trips = redis_status.trips();
     let t = Instant::now();
     let r = app.flip(&id, &a, &token).await;
     assert_eq!(
@@ -603,10 +617,11 @@ async fn a_redis_outage_gives_fast_503s_keeps_the_replica_ready_and_heals_by_its
         .post("/api/game/start", json!({"username": "outage_r2"}), None)
         .await;
     assert_eq!(started.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        t.elapsed() < Duration::from_millis(500),
-        "fast: {:?}",
-        t.elapsed()
+    println!("two 503s in {:?}", t.elapsed());
+    assert_eq!(
+        redis_status.trips() - trips,
+        0,
+        "answered at once, no dependency timeout paid"
     );
     assert_eq!(app.get("/health/live").await.status, StatusCode::OK);
     assert_eq!(
@@ -661,8 +676,8 @@ async fn without_redis_a_replica_is_ready_says_why_and_uses_redis_once_it_appear
     let url = format!("redis://{address}/");
     // spawn_with waits for /health/ready: start-up must not wait for Redis.
     let app = spawn_with(Backend::Sqlite, &|c| {
-        c.redis_url = Some(Secret::new(url.clone()));
-        c.dependency_timeout = Duration::from_millis(500);
+        c.redis.url = Some(Secret::new(url.clone()));
+        c.operations.dependency_timeout = Duration::from_millis(500);
     })
     .await;
     assert_eq!(app.get("/health/ready").await.status, StatusCode::OK);
@@ -721,7 +736,7 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
     }
     let app = spawn_with(Backend::Postgres, &|_| {}).await;
     // Re-point a second app at the same database through a proxy we can cut.
-    let DatabaseConfig::Postgres { url } = &app.state.config.database else {
+    let DatabaseLocation::Postgres { url } = &app.state.config.database.location else {
         panic!("postgres")
     };
     let proxy = crate::helpers::CutProxy::to(crate::helpers::host_port(url.expose())).await;
@@ -731,11 +746,11 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
         1,
     );
     let mut config = base_config(tempfile::tempdir().expect("dir").path());
-    config.database = DatabaseConfig::Postgres {
+    config.database.location = DatabaseLocation::Postgres {
         url: Secret::new(proxied),
     };
-    config.redis_url = app.state.config.redis_url.clone();
-    config.redis_key_prefix = app.state.config.redis_key_prefix.clone();
+    config.redis.url = app.state.config.redis.url.clone();
+    config.redis.key_prefix = app.state.config.redis.key_prefix.clone();
     let replica = spawn_config(
         Backend::Postgres,
         config,
@@ -752,6 +767,8 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
         || async { !replica.state.health.database.is_up() },
     )
     .await;
+    // Fast means no request waits for the database: counted (timeouts paid), not timed.
+    let trips = replica.state.health.database.trips();
     let t = Instant::now();
     for r in [
         replica
@@ -773,10 +790,11 @@ async fn a_database_outage_gives_fast_503s_and_no_acknowledged_game_is_lost() {
             r.body
         );
     }
-    assert!(
-        t.elapsed() < Duration::from_millis(500),
-        "fast: {:?}",
-        t.elapsed()
+    println!("three 503s in {:?}", t.elapsed());
+    assert_eq!(
+        replica.state.health.database.trips() - trips,
+        0,
+        "answered at once, no dependency timeout paid"
     );
     // Live games keep going (their state is in Redis) until one needs the database.
     let (a, _) = replica.pairs(&id).await[0].clone();
@@ -808,7 +826,7 @@ async fn a_migration_history_this_binary_cannot_accept_stops_start_up_with_the_r
     use sqlx::Connection;
     let dir = tempfile::tempdir().expect("dir");
     let config = base_config(dir.path());
-    let DatabaseConfig::Sqlite { path } = &config.database else {
+    let DatabaseLocation::Sqlite { path } = &config.database.location else {
         panic!("sqlite")
     };
     let path = path.clone();

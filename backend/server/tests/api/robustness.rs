@@ -311,8 +311,8 @@ async fn a_retried_request_with_its_idempotency_key_returns_the_original_respons
 async fn a_client_over_the_limit_gets_429_while_others_and_health_are_unaffected() {
     each_backend(
         |c| {
-            c.rate_limit_max = 5;
-            c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+            c.limits.rate_limit_max = 5;
+            c.server.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
         },
         |app| async move {
             let hammer = [("x-forwarded-for", "198.51.100.7")];
@@ -370,7 +370,7 @@ async fn a_client_over_the_limit_gets_429_while_others_and_health_are_unaffected
 
 #[tokio::test]
 async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
-    let app = spawn_with(Backend::Sqlite, &|c| c.rate_limit_max = 2).await;
+    let app = spawn_with(Backend::Sqlite, &|c| c.limits.rate_limit_max = 2).await;
     for ip in ["203.0.113.1", "203.0.113.2"] {
         let r = app
             .call_with(
