@@ -47,7 +47,10 @@ def test_a_move_applied_by_a_replica_killed_before_answering_is_replayed_not_app
             "the retry did not get the answer of the move A applied (the move was applied again): " + summary
         assert h.get("idempotent-replayed") == "true", "the retry re-executed the move: " + summary
         assert state["game"]["moves"] == 1, "the move was counted twice: " + summary
-        assert waited < 5, "the retry was held back for too long: " + summary
+        # The lease is 3 s; before it, a dead request held its key for 30 s. Half of that is the bound, so noise
+        # cannot fail it and the old stall still does.
+        print(summary)
+        assert waited < 15, "the retry was held back for too long: " + summary
 
 
 def test_a_start_whose_replica_dies_before_answering_is_replayed_not_dealt_twice(binary):

@@ -104,7 +104,10 @@ def test_during_a_database_partition_requests_answer_within_one_dependency_timeo
             s, body = http_get(b.url + "/api/leaderboard/fresh", 10)
             took.append((round(time.monotonic() - t0, 2), s))
         relay.heal()
-        slow = [t for t, s in took if t > 1.5]
+        print(f"answers during the partition (seconds, status): {took}")
+        # Without the timeout a request waits for the 5 s statement timeout or the client's 10 s; the bound
+        # is three dependency timeouts, so machine noise cannot fail it and a missing timeout still does.
+        slow = [t for t, s in took if t > 3.0]
         assert all(s == 503 for _, s in took), took
         assert not slow, f"with DEPENDENCY_TIMEOUT_MS=1000, answers took {took} (seconds, status)"
 
