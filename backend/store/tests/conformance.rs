@@ -1350,6 +1350,29 @@ async fn writes_that_bypass_the_store_keep_the_counts_exact() {
     }
 }
 
+/// Applies the engine's migrations up to `version` only (an earlier release's schema).
+async fn run_migrations_to(e: &Engine, version: i64) {
+    if e.name == "postgres" {
+        let mut conn = sqlx::PgConnection::connect(&e.url).await.expect("connect");
+        sqlx::migrate!("./migrations/postgres")
+            .run_to(version, &mut conn)
+            .await
+            .expect("migrate");
+    } else {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&e.url)
+            .expect("url")
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(version, &mut conn)
+            .await
+            .expect("migrate");
+    }
+}
+
 /// A database written before the counts existed gets them from the migration, exact, and keeps
 /// them exact afterwards.
 #[tokio::test]
@@ -1357,25 +1380,7 @@ async fn the_counts_migration_backfills_a_board_written_before_it() {
     let mut engines = vec![sqlite_unmigrated()];
     engines.extend(postgres_unmigrated().await);
     for e in engines {
-        if e.name == "postgres" {
-            let mut conn = sqlx::PgConnection::connect(&e.url).await.expect("connect");
-            sqlx::migrate!("./migrations/postgres")
-                .run_to(5, &mut conn)
-                .await
-                .expect("migrate to 5");
-        } else {
-            use std::str::FromStr;
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&e.url)
-                .expect("url")
-                .create_if_missing(true);
-            let mut conn = sqlx::SqliteConnection::connect_with(&options)
-                .await
-                .expect("connect");
-            sqlx::migrate!("./migrations/sqlite")
-                .run_to(5, &mut conn)
-                .await
-                .expect("migrate to 5");
-        }
+        run_migrations_to(&e, 5).await;
         let store = e.store.clone();
         let mut model = BoardModel::default();
         let mut players = Vec::new();
@@ -1417,8 +1422,64 @@ async fn the_counts_migration_backfills_a_board_written_before_it() {
         .await;
         assert!(!before.is_empty(), "{}", e.name);
 
+        // Migration 6 alone: the triggers count from here; PostgreSQL counts the earlier rows
+        // after the migration (outside its transaction), SQLite within it.
+        run_migrations_to(&e, 6).await;
+        complete(
+            &store,
+            &mut model,
+            &players[2],
+            Difficulty::Easy,
+            None,
+            450,
+            60_000,
+            T0,
+        )
+        .await;
+        complete(
+            &store,
+            &mut model,
+            &players[3],
+            Difficulty::Easy,
+            None,
+            350,
+            60_000,
+            T0,
+        )
+        .await;
+        let early = new_player(&store, "early", T0).await;
+        complete(
+            &store,
+            &mut model,
+            &early,
+            Difficulty::Easy,
+            None,
+            100,
+            60_000,
+            T0,
+        )
+        .await;
+        if e.name == "postgres" {
+            let kept = fetch_raw(
+                &e,
+                "SELECT board, CAST(best_score AS BIGINT), CAST(players AS BIGINT) \
+                 FROM leaderboard_score_counts WHERE board = 'all:*' ORDER BY best_score",
+            )
+            .await;
+            // Only what the triggers saw: the two improvements left scores they never counted.
+            assert_eq!(
+                kept.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(),
+                vec![(100, 1), (200, -1), (300, -1), (350, 1), (450, 1)],
+                "postgres before the backfill"
+            );
+        } else {
+            assert_counts_exact(&e, "after migration 6").await;
+        }
+
         store.migrate().await.expect("migrate to the newest");
         assert_counts_exact(&e, "after the backfill").await;
+        store.migrate().await.expect("migrate again");
+        assert_counts_exact(&e, "after migrating again").await;
         assert_boards_match(&e, &model).await;
         // The triggers take over from the backfill.
         complete(
@@ -1574,4 +1635,44 @@ async fn a_rank_reads_the_score_counts_and_its_ties_never_the_rows_ahead() {
     assert!(counts <= 313, "read {counts} counts: {text:#?}");
     assert!(entries > 0 && counts > 0, "{text:#?}");
     drop_engine(pg).await;
+}
+
+/// Completions racing on the same boards and scores (players joining, leaving and skipping score
+/// rows) neither wait on each other in a cycle nor lose a count.
+#[tokio::test]
+async fn concurrent_completions_keep_the_counts_exact() {
+    let mut engines = vec![sqlite().await];
+    engines.extend(postgres().await);
+    for e in engines {
+        let store = e.store.clone();
+        let mut games = Vec::new();
+        for i in 0..12_i64 {
+            let p = new_player(&store, &format!("c{i}"), T0).await;
+            for j in 0..4_i64 {
+                let d = [Difficulty::Easy, Difficulty::Hard][(i + j) as usize % 2];
+                let id = new_game(&store, p.id, d, None, T0).await;
+                let score = 100 + 50 * ((i * 3 + j * 5) % 4);
+                games.push(finished(id, p.id, &p.username, d, score, 60_000, T0 + j));
+            }
+        }
+        let tasks: Vec<_> = games
+            .into_iter()
+            .map(|g| {
+                let s = store.clone();
+                tokio::spawn(async move { s.finish_game(&g).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.expect("join").expect("finish"), "{}", e.name);
+        }
+        assert_counts_exact(&e, "after concurrent completions").await;
+        for b in [
+            board(BoardKind::All, None),
+            board(BoardKind::All, Some(Difficulty::Easy)),
+            board(BoardKind::Week("2026-W48".into()), Some(Difficulty::Hard)),
+        ] {
+            assert!(!assert_ranks_are_full_counts(&e, &b).await.is_empty());
+        }
+        drop_engine(e).await;
+    }
 }
