@@ -9,6 +9,7 @@ mod observe;
 pub mod postgres;
 mod results;
 mod rows;
+mod score_counts;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -280,7 +281,8 @@ pub trait Store: Send + Sync + 'static {
     /// How many players have a row on the board.
     async fn board_size(&self, board: &Board) -> Result<i64>;
 
-    /// The player's row on the board, with its rank.
+    /// The player's row on the board, with its rank: one plus the players with a better score
+    /// (summed from per-score counts) and the ties ahead, so it costs the same at any rank.
     async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<BoardRow>>;
 
     async fn stats(&self) -> Result<GlobalStats>;

@@ -85,6 +85,20 @@ pub const BOARD_BEHIND: &str = concat!(
      ORDER BY t.best_score DESC, t.best_time_ms ASC, t.best_completed_at_ms ASC, t.player_id ASC LIMIT $6"
 );
 
+/// A player's row on a board with its rank, in one statement (one snapshot): (board, player).
+/// The players with a better score are summed from the per-score counts the triggers keep, the
+/// ties ahead are counted on the index from the row back, so it costs O(distinct scores + ties)
+/// at any rank. Public so a test can check its plan never walks the rows ahead.
+pub const BOARD_RANK: &str = concat!(
+    "SELECT ", board_columns!(), ", 1 \
+       + COALESCE((SELECT SUM(c.players) FROM leaderboard_score_counts c \
+           WHERE c.board = $1 AND c.best_score > me.best_score), 0)::BIGINT \
+       + (SELECT COUNT(*) FROM leaderboard_entries e WHERE e.board = $1 AND e.best_score = me.best_score \
+           AND (e.best_time_ms, e.best_completed_at_ms, e.player_id) \
+             < (me.best_time_ms, me.best_completed_at_ms, me.player_id)) AS rank \
+     FROM leaderboard_entries me WHERE me.board = $1 AND me.player_id = $2"
+);
+
 /// Every leaderboard row of a completed game and the boards' sizes, in one statement. A row keeps
 /// the player's best game: better score, then lower time. Boards come sorted, so concurrent
 /// completions lock rows in the same order.
@@ -264,7 +278,8 @@ impl Store for PgStore {
                 .await?;
             let out: Result<()> = async {
                 build_pending_indexes_online(&pool).await?;
-                Ok(migrator.run(&pool).await?)
+                migrator.run(&pool).await?;
+                crate::score_counts::backfill_score_counts(&pool).await
             }
             .await;
             pool.close().await;
@@ -627,33 +642,15 @@ impl Store for PgStore {
 
     async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<BoardRow>> {
         observe("rank", async {
-            let key = board.key();
-            let Some(row) = sqlx::query(concat!("SELECT ", board_columns!(), " FROM leaderboard_entries WHERE board = $1 AND player_id = $2"))
-            .bind(&key)
-            .bind(player_id)
-            .fetch_optional(&self.pool())
-            .await?
+            let Some(row) = sqlx::query(BOARD_RANK)
+                .bind(board.key())
+                .bind(player_id)
+                .fetch_optional(&self.pool())
+                .await?
             else {
                 return Ok(None);
             };
-            let mine = rows::board_row(&row, 0)?;
-            // Two index range counts: better scores, then equal scores that rank ahead.
-            let ahead: i64 = sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM leaderboard_entries WHERE board = $1 AND best_score > $2) + \
-                        (SELECT COUNT(*) FROM leaderboard_entries WHERE board = $1 AND best_score = $2 AND \
-                           (best_time_ms, best_completed_at_ms, player_id) < ($3, $4, $5))",
-            )
-            .bind(&key)
-            .bind(mine.best_score as i32)
-            .bind(mine.best_time_ms)
-            .bind(mine.best_completed_at_ms)
-            .bind(player_id)
-            .fetch_one(&self.pool())
-            .await?;
-            Ok(Some(BoardRow {
-                rank: ahead + 1,
-                ..mine
-            }))
+            Ok(Some(rows::board_row(&row, row.try_get("rank")?)?))
         })
         .await
     }

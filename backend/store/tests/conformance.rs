@@ -5,8 +5,8 @@
 use humor_game::scoring::{Achievement, ScoreBreakdown};
 use humor_game::Difficulty;
 use humor_store::{
-    connect, Board, BoardKind, FinalStatus, FinishedGame, NewGameRecord, Player, PoolOptions,
-    RecordStatus, ResultRecord, Store, StoreError,
+    connect, Board, BoardKind, BoardRow, FinalStatus, FinishedGame, NewGameRecord, Player,
+    PoolOptions, RecordStatus, ResultRecord, Store, StoreError,
 };
 use sqlx::Connection;
 use std::future::Future;
@@ -25,11 +25,17 @@ struct Engine {
 }
 
 async fn sqlite() -> Engine {
+    let e = sqlite_unmigrated();
+    e.store.migrate().await.expect("migrate sqlite");
+    e
+}
+
+/// A store on a new SQLite file without any schema yet.
+fn sqlite_unmigrated() -> Engine {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("test.sqlite");
     let url = format!("sqlite://{}", path.display());
     let store = connect(&url, &PoolOptions::default()).expect("open sqlite");
-    store.migrate().await.expect("migrate sqlite");
     Engine {
         name: "sqlite",
         store,
@@ -45,6 +51,13 @@ fn require_services() -> bool {
 
 /// A fresh database on the server `TEST_DATABASE_URL` points at.
 async fn postgres() -> Option<Engine> {
+    let e = postgres_unmigrated().await?;
+    e.store.migrate().await.expect("migrate postgres");
+    Some(e)
+}
+
+/// A store on a new PostgreSQL database without any schema yet.
+async fn postgres_unmigrated() -> Option<Engine> {
     let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
         assert!(
             !require_services(),
@@ -62,7 +75,6 @@ async fn postgres() -> Option<Engine> {
         .expect("create test database");
     let url = replace_db(&admin_url, &name);
     let store = connect(&url, &PoolOptions::default()).expect("open postgres");
-    store.migrate().await.expect("migrate postgres");
     Some(Engine {
         name: "postgres",
         store,
@@ -942,6 +954,725 @@ async fn a_result_stored_before_versioning_is_read_and_an_unreadable_one_is_an_e
             matches!(store.game(id).await, Err(StoreError::Corrupt(_))),
             "{name}: an unreadable result must be an error"
         );
+        drop_engine(e).await;
+    }
+}
+
+/// `(text, integer, integer)` rows read on the engine's database directly.
+async fn fetch_raw(e: &Engine, sql: &str) -> Vec<(String, i64, i64)> {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if e.name == "postgres" {
+        let mut conn = sqlx::PgConnection::connect(&e.url).await.expect("connect");
+        sqlx::query_as(sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("raw read")
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&e.url)
+            .await
+            .expect("connect");
+        sqlx::query_as(sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("raw read")
+    }
+}
+
+/// The per-score counts the triggers keep equal a fresh count of the entries, board by board.
+async fn assert_counts_exact(e: &Engine, when: &str) {
+    let kept = fetch_raw(
+        e,
+        "SELECT board, CAST(best_score AS BIGINT), CAST(players AS BIGINT) \
+         FROM leaderboard_score_counts ORDER BY board, best_score",
+    )
+    .await;
+    let counted = fetch_raw(
+        e,
+        "SELECT board, CAST(best_score AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+         FROM leaderboard_entries GROUP BY board, best_score ORDER BY board, best_score",
+    )
+    .await;
+    assert_eq!(kept, counted, "{}: {when}", e.name);
+}
+
+/// Where a row stands: everything that sorts before it ranks ahead of it.
+fn standing(r: &BoardRow) -> (i64, i64, i64, Uuid) {
+    (
+        -r.best_score,
+        r.best_time_ms,
+        r.best_completed_at_ms,
+        r.player_id,
+    )
+}
+
+/// Every player's rank on `board` is one plus a full count of the rows ahead of them (ties on
+/// score broken by time, then completion, then player id), and the rows around them are the
+/// board's own slices. Returns the board's rows.
+async fn assert_ranks_are_full_counts(e: &Engine, board: &Board) -> Vec<BoardRow> {
+    let store = &e.store;
+    let whole = store
+        .leaderboard_range(board, 1, 100_000)
+        .await
+        .expect("range");
+    let label = format!("{} {}", e.name, board.key());
+    for row in &whole {
+        let ahead = whole.iter().filter(|o| standing(o) < standing(row)).count() as i64;
+        assert_eq!(row.rank, ahead + 1, "{label}: {}", row.username);
+        let ranked = store
+            .rank(board, row.player_id)
+            .await
+            .expect("rank")
+            .expect("ranked");
+        assert_eq!(&ranked, row, "{label}");
+        for context in [0_i64, 2] {
+            let walked = store
+                .leaderboard_around(board, &ranked, context)
+                .await
+                .expect("around");
+            let lo = (ranked.rank - context).max(1) as usize - 1;
+            let hi = ((ranked.rank + context) as usize).min(whole.len());
+            assert_eq!(
+                walked,
+                whole[lo..hi],
+                "{label}: {} ±{context}",
+                row.username
+            );
+        }
+    }
+    whole
+}
+
+/// What a board should hold: each player's best game (better score, then lower time; an equal
+/// game later changes nothing), as `(score, time, completed at)`.
+#[derive(Default)]
+struct BoardModel {
+    best: std::collections::BTreeMap<(String, Uuid), (i64, i64, i64)>,
+    boards: std::collections::BTreeMap<String, Board>,
+}
+
+impl BoardModel {
+    fn complete(&mut self, g: &FinishedGame) {
+        for b in humor_store::boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms) {
+            let game = (g.score, g.time_ms, g.finished_at_ms);
+            self.best
+                .entry((b.key(), g.player_id))
+                .and_modify(|best| {
+                    if game.0 > best.0 || (game.0 == best.0 && game.1 < best.1) {
+                        *best = game;
+                    }
+                })
+                .or_insert(game);
+            self.boards.insert(b.key(), b);
+        }
+    }
+
+    fn rows(&self, key: &str) -> Vec<(Uuid, i64, i64, i64)> {
+        let mut rows: Vec<_> = self
+            .best
+            .iter()
+            .filter(|((k, _), _)| k == key)
+            .map(|((_, p), &(s, t, at))| (*p, s, t, at))
+            .collect();
+        rows.sort_by_key(|&(p, s, t, at)| (-s, t, at, p));
+        rows
+    }
+}
+
+/// Plays one completed game of an existing player and records it in the model.
+#[allow(clippy::too_many_arguments)]
+async fn complete(
+    store: &Arc<dyn Store>,
+    model: &mut BoardModel,
+    player: &Player,
+    d: Difficulty,
+    daily: Option<&str>,
+    score: i64,
+    time_ms: i64,
+    at: i64,
+) {
+    let id = new_game(store, player.id, d, daily, at - time_ms).await;
+    let g = FinishedGame {
+        daily: daily.map(String::from),
+        ..finished(id, player.id, &player.username, d, score, time_ms, at)
+    };
+    assert!(store.finish_game(&g).await.expect("finish"));
+    model.complete(&g);
+}
+
+/// Every board the model knows holds exactly the model's rows, ranked by full counts.
+async fn assert_boards_match(e: &Engine, model: &BoardModel) {
+    for (key, b) in &model.boards {
+        let whole = assert_ranks_are_full_counts(e, b).await;
+        let held: Vec<_> = whole
+            .iter()
+            .map(|r| {
+                (
+                    r.player_id,
+                    r.best_score,
+                    r.best_time_ms,
+                    r.best_completed_at_ms,
+                )
+            })
+            .collect();
+        assert_eq!(held, model.rows(key), "{} {key}", e.name);
+        let size = e.store.board_size(b).await.expect("size");
+        assert_eq!(size, held.len() as i64, "{} {key}", e.name);
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+#[tokio::test]
+async fn ranks_are_full_counts_on_every_board_with_every_kind_of_tie() {
+    let mut engines = vec![sqlite().await];
+    engines.extend(postgres().await);
+    for e in engines {
+        let store = e.store.clone();
+        let mut model = BoardModel::default();
+        let mut players = Vec::new();
+        for i in 0..18 {
+            players.push(new_player(&store, &format!("p{i:02}"), T0 - 40 * DAY_MS).await);
+        }
+        // Ties on score, time and completion instant (player id decides), on score and time
+        // (completion decides), and on score alone (time decides).
+        for p in &players[0..4] {
+            complete(
+                &store,
+                &mut model,
+                p,
+                Difficulty::Easy,
+                None,
+                250,
+                60_000,
+                T0,
+            )
+            .await;
+        }
+        for (i, p) in players[4..7].iter().enumerate() {
+            let at = T0 + 1_000 * (3 - i as i64);
+            complete(
+                &store,
+                &mut model,
+                p,
+                Difficulty::Easy,
+                None,
+                250,
+                60_000,
+                at,
+            )
+            .await;
+        }
+        for (i, p) in players[7..10].iter().enumerate() {
+            let time = 61_000 + 500 * i as i64;
+            complete(&store, &mut model, p, Difficulty::Hard, None, 250, time, T0).await;
+        }
+        // Daily challenges (same date, one each) tie the same ways.
+        for (i, p) in players[0..9].iter().enumerate() {
+            let (score, time) = (300 + 10 * (i as i64 % 2), 50_000 + 1_000 * (i as i64 % 3));
+            let at = T0 + 100 * (i as i64 % 2);
+            let daily = Some("2026-11-26");
+            complete(
+                &store,
+                &mut model,
+                p,
+                Difficulty::Medium,
+                daily,
+                score,
+                time,
+                at,
+            )
+            .await;
+        }
+        // Earlier weeks and months, then improvements and games that improve nothing.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for n in 0..60 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = (x >> 33) as usize;
+            let p = &players[r % players.len()];
+            let score = [120, 150, 150, 200, 250, 250][(r / 7) % 6];
+            let time = [60_000, 60_000, 61_000][(r / 11) % 3];
+            let at = [T0, T0 + 1_000, T0 - 8 * DAY_MS, T0 - 30 * DAY_MS][(r / 13) % 4] + n % 2;
+            let d = [Difficulty::Easy, Difficulty::Hard][(r / 17) % 2];
+            complete(&store, &mut model, p, d, None, score, time, at).await;
+        }
+        // One player alone on a score leaves it: the score's count goes with them.
+        let lone = &players[17];
+        complete(
+            &store,
+            &mut model,
+            lone,
+            Difficulty::Expert,
+            None,
+            77,
+            99_000,
+            T0,
+        )
+        .await;
+        complete(
+            &store,
+            &mut model,
+            lone,
+            Difficulty::Expert,
+            None,
+            900,
+            99_000,
+            T0,
+        )
+        .await;
+        let left = fetch_raw(
+            &e,
+            "SELECT board, CAST(best_score AS BIGINT), CAST(players AS BIGINT) \
+             FROM leaderboard_score_counts WHERE best_score = 77",
+        )
+        .await;
+        assert_eq!(left, vec![], "{}", e.name);
+
+        assert!(model.boards.len() >= 10, "{}", e.name);
+        assert_counts_exact(&e, "after completions").await;
+        assert_boards_match(&e, &model).await;
+        drop_engine(e).await;
+    }
+}
+
+#[tokio::test]
+async fn writes_that_bypass_the_store_keep_the_counts_exact() {
+    let mut engines = vec![sqlite().await];
+    engines.extend(postgres().await);
+    for e in engines {
+        let store = e.store.clone();
+        let all = board(BoardKind::All, None);
+        for (i, score) in [100, 200, 200, 300].into_iter().enumerate() {
+            let at = T0 + i as i64;
+            play(
+                &store,
+                &format!("s{i}"),
+                Difficulty::Easy,
+                score,
+                60_000,
+                at,
+            )
+            .await;
+        }
+        // The previous release writes entries with its own upsert; it knows nothing of the counts.
+        let legacy_id = Uuid::new_v4();
+        execute_raw(
+            &e,
+            format!(
+                "INSERT INTO players (id, username, username_key, created_at_ms) \
+                 VALUES ('{legacy_id}', 'legacy', 'legacy', 0)"
+            ),
+        )
+        .await;
+        let legacy_upsert = |score: i64, at: i64| {
+            format!(
+                "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, \
+                   best_time_ms, best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+                 VALUES ('all:*', '{legacy_id}', 'legacy', 'easy', {score}, 60000, {at}, 1, {score}, {at}) \
+                 ON CONFLICT (board, player_id) DO UPDATE SET \
+                   games_completed = leaderboard_entries.games_completed + 1, \
+                   best_completed_at_ms = CASE WHEN excluded.best_score > leaderboard_entries.best_score \
+                     THEN excluded.best_completed_at_ms ELSE leaderboard_entries.best_completed_at_ms END, \
+                   best_score = CASE WHEN excluded.best_score > leaderboard_entries.best_score \
+                     THEN excluded.best_score ELSE leaderboard_entries.best_score END"
+            )
+        };
+        execute_raw(&e, legacy_upsert(200, T0 + 10)).await;
+        assert_counts_exact(&e, "a row inserted by the previous release").await;
+        let r = store
+            .rank(&all, legacy_id)
+            .await
+            .expect("rank")
+            .expect("ranked");
+        assert_eq!(r.rank, 4, "{}: behind the two earlier 200s", e.name);
+        execute_raw(&e, legacy_upsert(250, T0 + 20)).await;
+        assert_counts_exact(&e, "an improvement by the previous release").await;
+        execute_raw(&e, legacy_upsert(120, T0 + 30)).await;
+        assert_counts_exact(&e, "a worse game by the previous release").await;
+        assert_ranks_are_full_counts(&e, &all).await;
+        let r = store
+            .rank(&all, legacy_id)
+            .await
+            .expect("rank")
+            .expect("ranked");
+        assert_eq!((r.rank, r.best_score), (2, 250), "{}", e.name);
+
+        // Hand edits: a lower score, a row moved to another board, a row deleted, a player
+        // deleted with every row they had.
+        execute_raw(
+            &e,
+            "UPDATE leaderboard_entries SET best_score = 50 WHERE username = 's3' AND board = 'all:*'"
+                .into(),
+        )
+        .await;
+        assert_counts_exact(&e, "a lowered score").await;
+        assert_ranks_are_full_counts(&e, &all).await;
+        execute_raw(
+            &e,
+            "UPDATE leaderboard_entries SET board = 'all:hard' WHERE username = 's1' AND board = 'all:easy'"
+                .into(),
+        )
+        .await;
+        assert_counts_exact(&e, "a row moved to another board").await;
+        assert_ranks_are_full_counts(&e, &board(BoardKind::All, Some(Difficulty::Hard))).await;
+        execute_raw(
+            &e,
+            "DELETE FROM leaderboard_entries WHERE username = 's2' AND board = 'all:*'".into(),
+        )
+        .await;
+        assert_counts_exact(&e, "a deleted row").await;
+        execute_raw(&e, "DELETE FROM players WHERE username = 's0'".into()).await;
+        let s0_rows = fetch_raw(
+            &e,
+            "SELECT board, CAST(best_score AS BIGINT), CAST(total_score AS BIGINT) \
+             FROM leaderboard_entries WHERE username = 's0'",
+        )
+        .await;
+        assert_eq!(
+            s0_rows,
+            vec![],
+            "{}: the player's rows went with them",
+            e.name
+        );
+        assert_counts_exact(&e, "a deleted player").await;
+        let whole = assert_ranks_are_full_counts(&e, &all).await;
+        assert_eq!(
+            whole
+                .iter()
+                .map(|r| r.username.as_str())
+                .collect::<Vec<_>>(),
+            vec!["legacy", "s1", "s3"],
+            "{}",
+            e.name
+        );
+        drop_engine(e).await;
+    }
+}
+
+/// Applies the engine's migrations up to `version` only (an earlier release's schema).
+async fn run_migrations_to(e: &Engine, version: i64) {
+    if e.name == "postgres" {
+        let mut conn = sqlx::PgConnection::connect(&e.url).await.expect("connect");
+        sqlx::migrate!("./migrations/postgres")
+            .run_to(version, &mut conn)
+            .await
+            .expect("migrate");
+    } else {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&e.url)
+            .expect("url")
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(version, &mut conn)
+            .await
+            .expect("migrate");
+    }
+}
+
+/// A database written before the counts existed gets them from the migration, exact, and keeps
+/// them exact afterwards.
+#[tokio::test]
+async fn the_counts_migration_backfills_a_board_written_before_it() {
+    let mut engines = vec![sqlite_unmigrated()];
+    engines.extend(postgres_unmigrated().await);
+    for e in engines {
+        run_migrations_to(&e, 5).await;
+        let store = e.store.clone();
+        let mut model = BoardModel::default();
+        let mut players = Vec::new();
+        for i in 0..8 {
+            players.push(new_player(&store, &format!("m{i}"), T0).await);
+        }
+        // Written by this release's completions on the old schema (no counts table, no triggers).
+        for (i, p) in players.iter().enumerate() {
+            let score = [100, 200, 200, 300][i % 4];
+            let at = T0 + (i as i64 % 3);
+            complete(
+                &store,
+                &mut model,
+                p,
+                Difficulty::Easy,
+                None,
+                score,
+                60_000,
+                at,
+            )
+            .await;
+        }
+        complete(
+            &store,
+            &mut model,
+            &players[0],
+            Difficulty::Easy,
+            None,
+            400,
+            60_000,
+            T0,
+        )
+        .await;
+        let before = fetch_raw(
+            &e,
+            "SELECT board, CAST(best_score AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+             FROM leaderboard_entries GROUP BY board, best_score",
+        )
+        .await;
+        assert!(!before.is_empty(), "{}", e.name);
+
+        // Migration 6 alone: the triggers count from here; PostgreSQL counts the earlier rows
+        // after the migration (outside its transaction), SQLite within it.
+        run_migrations_to(&e, 6).await;
+        complete(
+            &store,
+            &mut model,
+            &players[2],
+            Difficulty::Easy,
+            None,
+            450,
+            60_000,
+            T0,
+        )
+        .await;
+        complete(
+            &store,
+            &mut model,
+            &players[3],
+            Difficulty::Easy,
+            None,
+            350,
+            60_000,
+            T0,
+        )
+        .await;
+        let early = new_player(&store, "early", T0).await;
+        complete(
+            &store,
+            &mut model,
+            &early,
+            Difficulty::Easy,
+            None,
+            100,
+            60_000,
+            T0,
+        )
+        .await;
+        if e.name == "postgres" {
+            let kept = fetch_raw(
+                &e,
+                "SELECT board, CAST(best_score AS BIGINT), CAST(players AS BIGINT) \
+                 FROM leaderboard_score_counts WHERE board = 'all:*' ORDER BY best_score",
+            )
+            .await;
+            // Only what the triggers saw: the two improvements left scores they never counted.
+            assert_eq!(
+                kept.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(),
+                vec![(100, 1), (200, -1), (300, -1), (350, 1), (450, 1)],
+                "postgres before the backfill"
+            );
+        } else {
+            assert_counts_exact(&e, "after migration 6").await;
+        }
+
+        store.migrate().await.expect("migrate to the newest");
+        assert_counts_exact(&e, "after the backfill").await;
+        store.migrate().await.expect("migrate again");
+        assert_counts_exact(&e, "after migrating again").await;
+        assert_boards_match(&e, &model).await;
+        // The triggers take over from the backfill.
+        complete(
+            &store,
+            &mut model,
+            &players[1],
+            Difficulty::Easy,
+            None,
+            500,
+            60_000,
+            T0,
+        )
+        .await;
+        let late = new_player(&store, "late", T0).await;
+        complete(
+            &store,
+            &mut model,
+            &late,
+            Difficulty::Hard,
+            None,
+            200,
+            60_000,
+            T0,
+        )
+        .await;
+        assert_counts_exact(&e, "after completions on the new schema").await;
+        assert_boards_match(&e, &model).await;
+        drop_engine(e).await;
+    }
+}
+
+/// Rows a plan node read from `relation` (as `EXPLAIN (ANALYZE, TIMING OFF)` prints them): rows
+/// returned times loops, plus rows its filter removed.
+fn rows_read(plan: &[String], relation: &str) -> i64 {
+    let number_after = |line: &str, key: &str| -> i64 {
+        line.split(key)
+            .nth(1)
+            .and_then(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let needle = format!(" on {relation} ");
+    let mut total = 0;
+    let mut inside = false;
+    for line in plan {
+        if line.contains("(actual") {
+            inside = line.contains(&needle);
+            if inside {
+                total += number_after(line, "rows=") * number_after(line, "loops=");
+            }
+        } else if inside && line.contains("Rows Removed by") {
+            total += number_after(line, ": ");
+        }
+    }
+    total
+}
+
+/// A rank near the bottom of a big board reads the counts of the better scores and the ties
+/// ahead, never the rows ahead (counting those made a median rank take 172 ms at 10 million games).
+#[tokio::test]
+async fn a_rank_reads_the_score_counts_and_its_ties_never_the_rows_ahead() {
+    let lite = sqlite().await;
+    let mut conn = sqlx::SqliteConnection::connect(&lite.url)
+        .await
+        .expect("connect");
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN QUERY PLAN {}",
+        humor_store::sqlite::BOARD_RANK
+    )))
+    .bind("all:*")
+    .bind("00000000-0000-0000-0000-000000000000")
+    .fetch_all(&mut conn)
+    .await
+    .expect("plan");
+    let text: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+    assert!(
+        !text.iter().any(|l| l.starts_with("SCAN")),
+        "scans: {text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.contains("SEARCH c USING PRIMARY KEY (board=? AND best_score>?)")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|l| l.starts_with("SEARCH e")
+            && l.contains("leaderboard_order (board=? AND best_score=? AND")),
+        "{text:?}"
+    );
+    drop_engine(lite).await;
+
+    let Some(pg) = postgres().await else { return };
+    let mut c = sqlx::PgConnection::connect(&pg.url).await.expect("connect");
+    // 20,000 players on one board (314 scores, about 64 players each) and 30 smaller boards, so
+    // the counts table is much bigger than one board's scores.
+    sqlx::query(
+        "INSERT INTO players (id, username, username_key, created_at_ms) \
+         SELECT md5(i::text)::uuid, 'p' || i, 'p' || i, 0 FROM generate_series(1, 20000) i",
+    )
+    .execute(&mut c)
+    .await
+    .expect("players");
+    sqlx::query(
+        "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, best_time_ms, \
+           best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+         SELECT 'all:*', md5(i::text)::uuid, 'p' || i, 'easy', i % 314, 1000 + i % 777, i, 1, i % 314, i \
+         FROM generate_series(1, 20000) i \
+         UNION ALL SELECT 'week:2026-W' || (i % 30) || ':*', md5(i::text)::uuid, 'p' || i, 'easy', i % 314, \
+           1000, i, 1, i % 314, i FROM generate_series(1, 9420) i",
+    )
+    .execute(&mut c)
+    .await
+    .expect("entries");
+    sqlx::query("ANALYZE")
+        .execute(&mut c)
+        .await
+        .expect("analyze");
+    assert_counts_exact(&pg, "after 29,420 inserted rows").await;
+    let last: Uuid = sqlx::query_scalar(
+        "SELECT player_id FROM leaderboard_entries WHERE board = 'all:*' \
+         ORDER BY best_score ASC, best_time_ms DESC, best_completed_at_ms DESC, player_id DESC LIMIT 1",
+    )
+    .fetch_one(&mut c)
+    .await
+    .expect("last");
+    let all = board(BoardKind::All, None);
+    let ranked = pg
+        .store
+        .rank(&all, last)
+        .await
+        .expect("rank")
+        .expect("ranked");
+    assert_eq!(ranked.rank, 20_000);
+    let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF, SUMMARY OFF) {}",
+        humor_store::postgres::BOARD_RANK
+    )))
+    .bind("all:*")
+    .bind(last)
+    .fetch_all(&mut c)
+    .await
+    .expect("plan");
+    let text: Vec<String> = plan.into_iter().map(|r| r.0).collect();
+    let (entries, counts) = (
+        rows_read(&text, "leaderboard_entries"),
+        rows_read(&text, "leaderboard_score_counts"),
+    );
+    // Its own row and the 62 ties ahead; the 313 better scores.
+    assert!(entries <= 1 + 62, "read {entries} entries: {text:#?}");
+    assert!(counts <= 313, "read {counts} counts: {text:#?}");
+    assert!(entries > 0 && counts > 0, "{text:#?}");
+    drop_engine(pg).await;
+}
+
+/// Completions racing on the same boards and scores (players joining, leaving and skipping score
+/// rows) neither wait on each other in a cycle nor lose a count.
+#[tokio::test]
+async fn concurrent_completions_keep_the_counts_exact() {
+    let mut engines = vec![sqlite().await];
+    engines.extend(postgres().await);
+    for e in engines {
+        let store = e.store.clone();
+        let mut games = Vec::new();
+        for i in 0..12_i64 {
+            let p = new_player(&store, &format!("c{i}"), T0).await;
+            for j in 0..4_i64 {
+                let d = [Difficulty::Easy, Difficulty::Hard][(i + j) as usize % 2];
+                let id = new_game(&store, p.id, d, None, T0).await;
+                let score = 100 + 50 * ((i * 3 + j * 5) % 4);
+                games.push(finished(id, p.id, &p.username, d, score, 60_000, T0 + j));
+            }
+        }
+        let tasks: Vec<_> = games
+            .into_iter()
+            .map(|g| {
+                let s = store.clone();
+                tokio::spawn(async move { s.finish_game(&g).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.expect("join").expect("finish"), "{}", e.name);
+        }
+        assert_counts_exact(&e, "after concurrent completions").await;
+        for b in [
+            board(BoardKind::All, None),
+            board(BoardKind::All, Some(Difficulty::Easy)),
+            board(BoardKind::Week("2026-W48".into()), Some(Difficulty::Hard)),
+        ] {
+            assert!(!assert_ranks_are_full_counts(&e, &b).await.is_empty());
+        }
         drop_engine(e).await;
     }
 }
