@@ -51,7 +51,7 @@ def hmg_bin():
 
 def contract():
     """The operational contract: from `humor-memory-game contract` when the binary is there (CI), else the
-    committed docs/contract.json (the lead keeps the two equal)."""
+    committed docs/contract.json (an API test of the server keeps the two equal)."""
     b = hmg_bin()
     if b:
         out = subprocess.run([b, "contract"], check=True, capture_output=True, text=True, timeout=30).stdout
