@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from harness import GameServer, RedisServer, free_port, wait_for
+from harness import GameServer, RedisServer, free_port, free_ports, wait_for
 
 from .manifests import ENVIRONMENTS, find, render
 
@@ -109,7 +109,7 @@ def test_each_environment_starts_migrates_and_drains(binary, database, tmp_path,
 
 
 def test_prod_refuses_the_guides_demo_secrets(binary, database):
-    env, _, c, _ = pod_env(render("prod"), "Deployment", "backend", DEMO, database, free_port(), free_port())
+    env, _, c, _ = pod_env(render("prod"), "Deployment", "backend", DEMO, database, *free_ports(2))
     assert env["REQUIRE_STRONG_SECRETS"] == "true"
     out = subprocess.run([binary, c["command"][-1]], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "REQUIRE_STRONG_SECRETS" in out.stderr
