@@ -160,6 +160,128 @@ async fn a_save_at_a_stale_version_loses_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_copy_loaded_for_update_that_another_handle_moved_past_loses_once_then_catches_up() {
+    on_every_engine(|name, a, b| async move {
+        let game = new_game(11);
+        a.create_game(&game, None).await.expect("create");
+        let copy = a
+            .load_for_update(game.id)
+            .await
+            .expect("load")
+            .expect("live");
+        assert_eq!((copy.version, &copy.game), (1, &game), "{name}");
+
+        // The other handle moves the game on.
+        let theirs = b
+            .load_for_update(game.id)
+            .await
+            .expect("load")
+            .expect("live");
+        let mut moved = theirs.game.clone();
+        moved.pauses_used = 1;
+        assert!(b
+            .save_game(&moved, theirs.version, moved.deadline())
+            .await
+            .expect("save"));
+
+        // A save from the old copy loses at most once; then the copy is the other's save.
+        let mut mine = copy.game.clone();
+        mine.pauses_used = 2;
+        let saved = a
+            .save_game(&mine, copy.version, mine.deadline())
+            .await
+            .expect("save");
+        assert!(
+            !saved,
+            "{name}: a save from a copy another handle moved past succeeded"
+        );
+        let caught_up = a
+            .load_for_update(game.id)
+            .await
+            .expect("load")
+            .expect("live");
+        assert_eq!((caught_up.version, &caught_up.game), (2, &moved), "{name}");
+        mine = caught_up.game.clone();
+        mine.pauses_used = 2;
+        assert!(a
+            .save_game(&mine, caught_up.version, mine.deadline())
+            .await
+            .expect("save"));
+        let stored = b.load_game(game.id).await.expect("load").expect("live");
+        assert_eq!((stored.version, &stored.game), (3, &mine), "{name}");
+
+        // A game that is gone is gone for a stale copy too, once its save has failed.
+        let gone = a.load_for_update(Uuid::new_v4()).await.expect("load");
+        assert!(gone.is_none(), "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redis_answers_a_load_for_update_from_the_copy_its_handle_saved_without_a_read() {
+    for engine in engines().into_iter().filter(|e| e.redis.is_some()) {
+        let (url, prefix) = engine.redis.clone().expect("redis");
+        let game = new_game(12);
+        engine.a.create_game(&game, None).await.expect("create");
+        let mut moved = game.clone();
+        moved.pauses_used = 1;
+        assert!(engine
+            .a
+            .save_game(&moved, 1, moved.deadline())
+            .await
+            .expect("save"));
+
+        // Behind the handles' backs, the stored state changes without a new version (no replica
+        // does this): a handle that reads Redis sees it, the handle that saved answers from its copy.
+        let mut tampered = moved.clone();
+        tampered.pauses_used = 3;
+        let client = redis::Client::open(url.as_str()).expect("redis url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        let key = format!("{prefix}game:{}", game.id);
+        let json = serde_json::to_string(&tampered).expect("json");
+        let _: i64 = redis::cmd("HSET")
+            .arg(&key)
+            .arg("s")
+            .arg(json)
+            .query_async(&mut conn)
+            .await
+            .expect("HSET");
+        let read = engine
+            .b
+            .load_for_update(game.id)
+            .await
+            .expect("load")
+            .expect("live");
+        assert_eq!(
+            read.game.pauses_used, 3,
+            "a handle without a copy reads Redis"
+        );
+        let copy = engine
+            .a
+            .load_for_update(game.id)
+            .await
+            .expect("load")
+            .expect("live");
+        assert_eq!(
+            (copy.version, copy.game.pauses_used),
+            (2, 1),
+            "no read for the saver"
+        );
+        let fresh = engine
+            .a
+            .load_game(game.id)
+            .await
+            .expect("load")
+            .expect("live");
+        assert_eq!(fresh.game.pauses_used, 3, "load_game always reads Redis");
+        remove_keys(&url, &prefix).await;
+    }
+}
+
+#[tokio::test]
 async fn a_start_operation_is_recalled_with_its_answer() {
     on_every_engine(|name, a, b| async move {
         let game = new_game(2);

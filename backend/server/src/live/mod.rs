@@ -161,6 +161,14 @@ pub trait GameLive: Send + Sync {
 
     async fn load_game(&self, id: Uuid) -> Result<Option<Versioned>, LiveError>;
 
+    /// Loads a game in order to change it: may answer from the copy this handle saved or read
+    /// last instead of asking the store. The copy can be behind another replica's save, so an
+    /// answer computed from it counts only once `save_game` at its version succeeds; a failed save
+    /// brings the handle's copy up to date.
+    async fn load_for_update(&self, id: Uuid) -> Result<Option<Versioned>, LiveError> {
+        self.load_game(id).await
+    }
+
     /// Stores `game` if it is still at `expected`; false when another request changed it first.
     /// `due_at` reschedules the game for the sweep.
     async fn save_game(&self, game: &Game, expected: u64, due_at: i64) -> Result<bool, LiveError>;

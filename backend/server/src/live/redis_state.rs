@@ -9,13 +9,19 @@ use async_trait::async_trait;
 use humor_game::Game;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 /// How long a finished game stays readable after its end became durable.
 const FINISHED_KEEP_MS: i64 = 3_600_000;
+
+/// Games a replica keeps its last copy of; past this many it starts again from none (a few
+/// megabytes at most, and a copy only saves a read).
+const RECENT_GAMES: usize = 4096;
 
 pub struct RedisState {
     client: redis::Client,
@@ -28,6 +34,10 @@ pub struct RedisState {
     rate: Script,
     cache_get: Script,
     extend: Script,
+    /// The copy of each game this replica saved or read last, so that a move usually costs one
+    /// round trip (the save) instead of two: the save's compare-and-set catches a copy that
+    /// another replica has moved past, and answers with the game as it is.
+    recent: Mutex<HashMap<Uuid, Versioned>>,
 }
 
 // KEYS: game hash, due zset, start-operation key. ARGV: json, ttl ms, due_at, id, start answer
@@ -42,10 +52,11 @@ return 1";
 /// How long a retried start finds the game it dealt.
 const START_OP_KEEP_MS: i64 = super::ANSWER_KEEP.as_millis() as i64;
 
-// KEYS: game hash, due zset. ARGV: expected version, json, ttl ms, due_at, id.
+// KEYS: game hash, due zset. ARGV: expected version, json, ttl ms, due_at, id. Returns 1, or
+// the game's version and state when it is not at the expected version (nils when it is gone).
 const SAVE: &str = r"
 local v = redis.call('HGET', KEYS[1], 'v')
-if not v or tonumber(v) ~= tonumber(ARGV[1]) then return 0 end
+if not v or tonumber(v) ~= tonumber(ARGV[1]) then return redis.call('HMGET', KEYS[1], 'v', 's') end
 redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 's', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if redis.call('ZSCORE', KEYS[2], ARGV[5]) then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
@@ -89,6 +100,7 @@ impl RedisState {
             rate: Script::new(RATE),
             cache_get: Script::new(CACHE_GET),
             extend: Script::new(EXTEND),
+            recent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -152,6 +164,37 @@ impl RedisState {
 
     fn due_key(&self) -> String {
         self.key(&["games", "due"])
+    }
+
+    fn recent(&self) -> MutexGuard<'_, HashMap<Uuid, Versioned>> {
+        // Nothing panics while holding it; were it poisoned, the copies are still only copies.
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, id: Uuid, copy: Option<Versioned>) {
+        let mut recent = self.recent();
+        match copy {
+            Some(copy) => {
+                if recent.len() >= RECENT_GAMES && !recent.contains_key(&id) {
+                    recent.clear();
+                }
+                recent.insert(id, copy);
+            }
+            None => {
+                recent.remove(&id);
+            }
+        }
+    }
+}
+
+/// A game as Redis holds it (`HMGET v s`), or none.
+fn decode(version: Option<u64>, json: Option<String>) -> Result<Option<Versioned>, LiveError> {
+    match (version, json) {
+        (Some(version), Some(json)) => {
+            let game = serde_json::from_str(&json).map_err(|e| LiveError::corrupt_by("", e))?;
+            Ok(Some(Versioned { version, game }))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -231,7 +274,15 @@ impl GameLive for RedisState {
                 .await
                 .map(|_| ())
         })
-        .await
+        .await?;
+        self.remember(
+            game.id,
+            Some(Versioned {
+                version: 1,
+                game: game.clone(),
+            }),
+        );
+        Ok(())
     }
 
     async fn recall_start(&self, op: &str) -> Result<Option<String>, LiveError> {
@@ -252,20 +303,23 @@ impl GameLive for RedisState {
                     .await
             })
             .await?;
-        match (version, json) {
-            (Some(version), Some(json)) => {
-                let game = serde_json::from_str(&json).map_err(|e| LiveError::corrupt_by("", e))?;
-                Ok(Some(Versioned { version, game }))
-            }
-            _ => Ok(None),
+        decode(version, json)
+    }
+
+    async fn load_for_update(&self, id: Uuid) -> Result<Option<Versioned>, LiveError> {
+        if let Some(copy) = self.recent().get(&id) {
+            return Ok(Some(copy.clone()));
         }
+        let loaded = self.load_game(id).await?;
+        self.remember(id, loaded.clone());
+        Ok(loaded)
     }
 
     async fn save_game(&self, game: &Game, expected: u64, due_at: i64) -> Result<bool, LiveError> {
         let json = encode(game)?;
         let (gk, dk) = (self.game_key(game.id), self.due_key());
         let id = game.id.to_string();
-        let saved: i64 = self
+        let reply: redis::Value = self
             .run("save_game", |mut c| async move {
                 self.save
                     .key(gk)
@@ -279,7 +333,18 @@ impl GameLive for RedisState {
                     .await
             })
             .await?;
-        Ok(saved == 1)
+        if let redis::Value::Int(1) = reply {
+            let copy = Versioned {
+                version: expected + 1,
+                game: game.clone(),
+            };
+            self.remember(game.id, Some(copy));
+            return Ok(true);
+        }
+        let (version, json) = redis::from_redis_value(&reply)
+            .map_err(|e| LiveError::corrupt_by("the game's compare-and-set", e))?;
+        self.remember(game.id, decode(version, json)?);
+        Ok(false)
     }
 
     async fn settle_game(&self, id: Uuid) -> Result<(), LiveError> {
@@ -294,7 +359,10 @@ impl GameLive for RedisState {
                 .await
                 .map(|_| ())
         })
-        .await
+        .await?;
+        // A settled game takes no more moves; its copy would only take room.
+        self.remember(id, None);
+        Ok(())
     }
 
     async fn unsettled_games(&self) -> Result<u64, LiveError> {

@@ -543,24 +543,29 @@ async fn the_healthcheck_and_migrate_subcommands_work_against_real_servers() {
     assert!(again.success(), "migrations are idempotent");
 }
 
+/// A second replica sharing `first`'s PostgreSQL database and Redis.
+async fn second_replica(first: &crate::helpers::TestApp) -> crate::helpers::TestApp {
+    let mut config = base_config(tempfile::tempdir().expect("dir").path());
+    config.database = first.state.config.database.clone();
+    config.redis.url = first.state.config.redis.url.clone();
+    config.redis.key_prefix = first.state.config.redis.key_prefix.clone();
+    config.security.jwt_secret = None;
+    spawn_config(
+        Backend::Postgres,
+        config,
+        tempfile::tempdir().expect("dir"),
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn two_replicas_share_games_through_redis_and_postgres() {
     if !crate::helpers::backends().contains(&Backend::Postgres) {
         return; // Only meaningful with shared services; REQUIRE_SERVICES=1 makes backends() fail instead.
     }
     let first = spawn_with(Backend::Postgres, &|_| {}).await;
-    let mut config = base_config(tempfile::tempdir().expect("dir").path());
-    config.database = first.state.config.database.clone();
-    config.redis.url = first.state.config.redis.url.clone();
-    config.redis.key_prefix = first.state.config.redis.key_prefix.clone();
-    config.security.jwt_secret = None;
-    let second = spawn_config(
-        Backend::Postgres,
-        config,
-        tempfile::tempdir().expect("dir"),
-        None,
-    )
-    .await;
+    let second = second_replica(&first).await;
     let (id, token, _) = first.start("roamer", "easy").await;
     let pairs = first.pairs(&id).await;
     for (i, (a, b)) in pairs.iter().enumerate() {
@@ -575,6 +580,56 @@ async fn two_replicas_share_games_through_redis_and_postgres() {
     assert_eq!(done.body["gameResult"]["finalScore"], 314);
     let board = first.get("/api/leaderboard").await;
     assert_eq!(board.body["leaderboard"][0]["username"], "roamer");
+}
+
+#[tokio::test]
+async fn a_refusal_is_never_given_from_a_replica_copy_that_another_replica_moved_past() {
+    if !crate::helpers::backends().contains(&Backend::Postgres) {
+        return; // Only meaningful with shared services; REQUIRE_SERVICES=1 makes backends() fail instead.
+    }
+    let first = spawn_with(Backend::Postgres, &|_| {}).await;
+    let second = second_replica(&first).await;
+    let (id, token, _) = first.start("copier", "easy").await;
+    let pairs = first.pairs(&id).await;
+    // The first replica's copy has an attempt in progress; the second replica ends that attempt.
+    assert_eq!(
+        first.flip(&id, &pairs[0].0, &token).await.status,
+        StatusCode::OK
+    );
+    let ended = second.flip(&id, &pairs[1].0, &token).await;
+    assert_eq!(ended.status, StatusCode::OK, "{:?}", ended.body);
+    // From its copy, the first replica would refuse both cards at once (an attempt in progress).
+    let matched = first
+        .post(
+            "/api/game/match",
+            json!({"gameId": id, "card1Id": pairs[2].0, "card2Id": pairs[2].1}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(matched.status, StatusCode::OK, "{:?}", matched.body);
+    assert_eq!(matched.body["isMatch"], true);
+    // And a move the live game refuses is still refused by the replica whose copy is current.
+    let again = second.flip(&id, &pairs[2].0, &token).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+    for (a, b) in &pairs[3..] {
+        assert_eq!(first.flip(&id, a, &token).await.status, StatusCode::OK);
+        assert_eq!(second.flip(&id, b, &token).await.status, StatusCode::OK);
+    }
+    let ones = &pairs[..2];
+    for (a, b) in ones {
+        assert_eq!(second.flip(&id, a, &token).await.status, StatusCode::OK);
+        let last = first.flip(&id, b, &token).await;
+        assert_eq!(last.status, StatusCode::OK, "{:?}", last.body);
+    }
+    let done = second
+        .post("/api/game/complete", json!({"gameId": id}), Some(&token))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    assert!(
+        done.body["gameResult"]["finalScore"].as_u64().is_some(),
+        "{:?}",
+        done.body
+    );
 }
 
 #[tokio::test]

@@ -26,14 +26,29 @@ impl Games {
         record: impl Fn(&T) -> Vec<FlipOutcome>,
         replay: impl Fn(&AppliedOp) -> Option<T>,
     ) -> Result<(Game, T, bool), AppError> {
+        // A save proves the copy it was computed from was current; an answer given without a
+        // save (a refusal, a replay) is computed again from the live game itself first.
+        let mut confirmed = false;
         for _ in 0..CAS_ATTEMPTS {
-            let Some(Versioned { version, mut game }) =
-                self.live.call(self.live.state.load_game(id)).await?
-            else {
+            let live = &self.live.state;
+            let loaded = if confirmed {
+                live.load_game(id)
+            } else {
+                live.load_for_update(id)
+            };
+            let Some(Versioned { version, mut game }) = self.live.call(loaded).await? else {
+                if !confirmed {
+                    confirmed = true;
+                    continue;
+                }
                 return Err(self.not_live(id, auth).await);
             };
             auth.require(game.player_id)?;
             if let Some(t) = op_id.and_then(|o| game.applied(o)).and_then(&replay) {
+                if !confirmed {
+                    confirmed = true;
+                    continue;
+                }
                 if !game.status.is_live() {
                     // An outage may have kept the first attempt from recording the end.
                     self.settle(&game).await?;
@@ -44,6 +59,10 @@ impl Games {
             let expired = game.tick(now);
             let outcome = op(&mut game, now);
             if outcome.is_err() && !expired {
+                if !confirmed {
+                    confirmed = true;
+                    continue;
+                }
                 return Err(outcome.err().map(AppError::Game).unwrap_or(AppError::Busy));
             }
             if let (Some(o), Ok(t)) = (op_id, &outcome) {
