@@ -7,7 +7,7 @@
 
 use humor_game::game::NewGame;
 use humor_game::{deck, Difficulty, Game};
-use humor_server::live::{IdempotencyBegin, LiveState, MemoryState, RedisState};
+use humor_server::live::{IdempotencyBegin, LiveState, MemoryState, RateHit, RedisState};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::future::Future;
@@ -479,6 +479,69 @@ async fn rate_limits_count_across_handles_per_client_and_window() {
             .await
             .expect("hit");
         assert!(next_window.allowed && next_window.remaining == 2, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_counted_save_shares_the_clients_counter_and_stores_nothing_when_refused() {
+    on_every_engine(|name, a, b| async move {
+        let hit = RateHit {
+            client: "198.51.100.9".into(),
+            window: Duration::from_secs(60),
+            max: 3,
+            now_ms: NOW,
+        };
+        let mut game = new_game(13);
+        a.create_game(&game, None).await.expect("create");
+        // One request counted on its own, then a move counted with its save: one counter.
+        let alone = b
+            .rate_hit(&hit.client, hit.window, hit.max, NOW)
+            .await
+            .expect("hit");
+        assert_eq!(alone.remaining, 2, "{name}");
+        game.pauses_used = 1;
+        let saved = a
+            .save_game_counted(&game, 1, game.deadline(), &hit)
+            .await
+            .expect("save");
+        assert!(saved.saved && saved.rate.allowed, "{name}");
+        assert_eq!(
+            (saved.rate.remaining, saved.rate.reset_after),
+            (1, hit.window),
+            "{name}"
+        );
+
+        // A save at a stale version is counted too, and stores nothing.
+        let mut stale = game.clone();
+        stale.pauses_used = 2;
+        let lost = b
+            .save_game_counted(&stale, 1, stale.deadline(), &hit)
+            .await
+            .expect("save");
+        assert!(
+            !lost.saved && lost.rate.allowed && lost.rate.remaining == 0,
+            "{name}"
+        );
+
+        // Over the limit: refused, and the game stays as it was even at the right version.
+        let over = a
+            .save_game_counted(&stale, 2, stale.deadline(), &hit)
+            .await
+            .expect("save");
+        assert!(!over.saved && !over.rate.allowed, "{name}");
+        let now = b.load_game(game.id).await.expect("load").expect("live");
+        assert_eq!(
+            (now.version, &now.game),
+            (2, &game),
+            "{name}: a refused save stored"
+        );
+        let copy = a
+            .load_for_update(game.id)
+            .await
+            .expect("load")
+            .expect("live");
+        assert_eq!((copy.version, &copy.game), (2, &game), "{name}");
     })
     .await;
 }

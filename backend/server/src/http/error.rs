@@ -15,7 +15,7 @@ tokio::task_local! {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
-    App(#[from] AppError),
+    App(AppError),
     #[error("invalid JSON: {0}")]
     InvalidJson(String),
     #[error("payload too large")]
@@ -65,6 +65,17 @@ pub struct ErrorBody {
     pub request_id: Option<String>,
 }
 
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::RateLimited { reset_after } => ApiError::RateLimited {
+                retry_after_seconds: reset_after.as_secs().max(1),
+            },
+            other => ApiError::App(other),
+        }
+    }
+}
+
 impl ApiError {
     pub fn validation(errors: Vec<FieldError>) -> ApiError {
         ApiError::App(AppError::Validation(errors))
@@ -108,6 +119,9 @@ impl ApiError {
                 AppError::UsernameTaken => (S::CONFLICT, "username_taken", "That username is taken. Pick another one.".into()),
                 AppError::Unavailable(what) => (S::SERVICE_UNAVAILABLE, "dependency_unavailable", format!("The {what} is unavailable right now. Please retry in a few seconds.")),
                 AppError::Starting => (S::SERVICE_UNAVAILABLE, "starting", "The server is still starting. Please retry in a few seconds.".into()),
+                AppError::RateLimited { reset_after } => {
+                    ApiError::from(AppError::RateLimited { reset_after: *reset_after }).parts()
+                }
                 AppError::Busy => (S::CONFLICT, "game_busy", "Too many simultaneous changes to this game; please retry.".into()),
                 AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side. It has been logged.".into()),
                 AppError::Game(g) => match g {

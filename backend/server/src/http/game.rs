@@ -9,7 +9,7 @@ use super::requests::{
 };
 use super::respond::{private, public};
 use crate::service::games::{Completion, Found, StartCommand};
-use crate::service::{AppError, Auth};
+use crate::service::{AppError, Auth, RateTicket};
 use crate::state::AppState;
 use crate::views::{
     face_view, CardStateView, CardView, DifficultyView, GameResult, GameView, PlayerView,
@@ -21,6 +21,7 @@ use axum::Extension;
 use humor_game::scoring::{self, max_score};
 use humor_game::{Difficulty, FlipOutcome, Game, OutcomeKind, CATEGORIES, FACES};
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -407,12 +408,17 @@ pub async fn flip(
     State(state): State<AppState>,
     auth: Auth,
     op: Option<Extension<OpId>>,
+    ticket: Option<Extension<Arc<RateTicket>>>,
     Path(game_id): Path<String>,
     JsonBody(body): JsonBody<FlipRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_game_id(&game_id)?;
     let FlipCommand { card_id } = body.try_into().map_err(ApiError::validation)?;
-    let flipped = state.games.flip(id, &card_id, auth, op_id(&op)).await?;
+    let ticket = ticket.as_ref().map(|t| t.0.as_ref());
+    let flipped = state
+        .games
+        .flip(id, &card_id, auth, op_id(&op), ticket)
+        .await?;
     let (game, result) = (&flipped.game, flipped.result.as_ref().map(GameResult::from));
     let outcome = flipped
         .outcomes
@@ -451,6 +457,7 @@ pub async fn match_pair(
     State(state): State<AppState>,
     auth: Auth,
     op: Option<Extension<OpId>>,
+    ticket: Option<Extension<Arc<RateTicket>>>,
     JsonBody(body): JsonBody<MatchRequest>,
 ) -> Result<Response, ApiError> {
     let MatchCommand {
@@ -458,9 +465,10 @@ pub async fn match_pair(
         first,
         second,
     } = body.try_into().map_err(ApiError::validation)?;
+    let ticket = ticket.as_ref().map(|t| t.0.as_ref());
     let flipped = state
         .games
-        .match_pair(game_id, &first, &second, auth, op_id(&op))
+        .match_pair(game_id, &first, &second, auth, op_id(&op), ticket)
         .await?;
     let (game, result, was_replayed) = (
         flipped.game,

@@ -3,8 +3,8 @@
 
 use super::error::{ApiError, REQUEST_ID};
 use super::extract::{client_ip, BODY_TIMEOUT, MAX_BODY};
-use crate::live::IdempotencyBegin;
-use crate::service::AppError;
+use crate::live::{IdempotencyBegin, RateDecision, RateHit};
+use crate::service::{AppError, RateTicket};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -138,7 +139,7 @@ fn client_key(state: &AppState, req: &Request) -> String {
 }
 
 /// `/api/*`: refuses requests before start-up completes, applies the rate limit, bounds the time.
-pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn api_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // A declared body over the limit is refused before a byte of it is read.
     let declared = req
         .headers()
@@ -157,39 +158,78 @@ pub async fn api_gate(State(state): State<AppState>, req: Request, next: Next) -
     if !state.health.is_started() && !state.health.wait_started(START_WAIT).await {
         return ApiError::App(AppError::Starting).into_response();
     }
-    let client = client_key(&state, &req);
-    let now = state.clock.now_ms();
-    // Fail open: a Redis problem must not turn into refusing every player (and a Redis known to
-    // be down is not even asked, so requests do not wait for its timeout).
-    let decision = if state.rate_limits.known_down() {
-        None
-    } else {
-        let hit = state.rate_limits.state.rate_hit(
-            &client,
-            state.config.limits.rate_limit_window,
-            state.config.limits.rate_limit_max,
-            now,
-        );
-        state.rate_limits.call(hit).await.ok()
+    let hit = RateHit {
+        client: client_key(&state, &req),
+        window: state.config.limits.rate_limit_window,
+        max: state.config.limits.rate_limit_max,
+        now_ms: state.clock.now_ms(),
     };
-    if let Some(d) = decision.filter(|d| !d.allowed) {
-        metrics::counter!("rate_limited_requests_total").increment(1);
-        let mut r = ApiError::RateLimited {
-            retry_after_seconds: d.reset_after.as_secs().max(1),
+    // A move counts its hit with its own save (one round trip to Redis for both).
+    let ticket = moves_count_their_hit(&req).then(|| Arc::new(RateTicket::new(hit.clone())));
+    let mut decision = None;
+    match &ticket {
+        Some(ticket) => {
+            req.extensions_mut().insert(ticket.clone());
         }
-        .into_response();
-        rate_headers(r.headers_mut(), d.limit, 0, d.reset_after);
-        return r;
+        None => {
+            decision = count_hit(&state, &hit).await;
+            if let Some(d) = decision.filter(|d| !d.allowed) {
+                return rate_limited(d);
+            }
+        }
     }
     let mut response =
         match tokio::time::timeout(state.config.server.request_timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => ApiError::Timeout.into_response(),
         };
+    if let Some(ticket) = ticket {
+        // A move that never reached its save (refused, replayed, invalid) is counted now.
+        decision = match ticket.decision() {
+            Some(d) => Some(d),
+            None => count_hit(&state, ticket.hit()).await,
+        };
+        if let Some(d) = decision.filter(|d| !d.allowed) {
+            return rate_limited(d);
+        }
+    }
     if let Some(d) = decision {
         rate_headers(response.headers_mut(), d.limit, d.remaining, d.reset_after);
     }
     response
+}
+
+/// The routes whose handler hands the rate-limit hit to the move's save.
+fn moves_count_their_hit(req: &Request) -> bool {
+    req.method() == Method::POST
+        && req
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| matches!(p.as_str(), "/api/game/{gameId}/flip" | "/api/game/match"))
+}
+
+/// Counts one request against its client's limit. Fails open: a Redis problem must not turn into
+/// refusing every player (and a Redis known to be down is not even asked, so requests do not
+/// wait for its timeout).
+async fn count_hit(state: &AppState, hit: &RateHit) -> Option<RateDecision> {
+    if state.rate_limits.known_down() {
+        return None;
+    }
+    let counted = state
+        .rate_limits
+        .state
+        .rate_hit(&hit.client, hit.window, hit.max, hit.now_ms);
+    state.rate_limits.call(counted).await.ok()
+}
+
+fn rate_limited(d: RateDecision) -> Response {
+    metrics::counter!("rate_limited_requests_total").increment(1);
+    let mut r = ApiError::RateLimited {
+        retry_after_seconds: d.reset_after.as_secs().max(1),
+    }
+    .into_response();
+    rate_headers(r.headers_mut(), d.limit, 0, d.reset_after);
+    r
 }
 
 fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: Duration) {

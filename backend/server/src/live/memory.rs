@@ -1,8 +1,8 @@
 //! In-process live state (one replica, `cargo run`).
 
 use super::{
-    window_of, BoardCache, GameLive, Idempotency, IdempotencyBegin, LiveError, LiveState,
-    RateDecision, RateLimits, Versioned,
+    window_of, BoardCache, CountedSave, GameLive, Idempotency, IdempotencyBegin, LiveError,
+    LiveState, RateDecision, RateHit, RateLimits, Versioned,
 };
 use async_trait::async_trait;
 use humor_game::Game;
@@ -136,6 +136,20 @@ impl GameLive for MemoryState {
         Ok(true)
     }
 
+    async fn save_game_counted(
+        &self,
+        game: &Game,
+        expected: u64,
+        due_at: i64,
+        hit: &RateHit,
+    ) -> Result<CountedSave, LiveError> {
+        let rate = self
+            .rate_hit(&hit.client, hit.window, hit.max, hit.now_ms)
+            .await?;
+        let saved = rate.allowed && self.save_game(game, expected, due_at).await?;
+        Ok(CountedSave { rate, saved })
+    }
+
     async fn settle_game(&self, id: Uuid) -> Result<(), LiveError> {
         let mut inner = self.lock()?;
         if let Some(at) = inner.due_at.remove(&id) {
@@ -247,12 +261,7 @@ impl RateLimits for MemoryState {
         inner.rates.retain(|(_, w), _| *w >= index - 1);
         let count = inner.rates.entry((client.to_string(), index)).or_insert(0);
         *count += 1;
-        Ok(RateDecision {
-            allowed: *count <= max,
-            limit: max,
-            remaining: max.saturating_sub(*count),
-            reset_after,
-        })
+        Ok(RateDecision::of(*count, max, reset_after))
     }
 }
 

@@ -123,6 +123,23 @@ pub enum IdempotencyBegin {
     },
 }
 
+/// One request of `client` to count against its limit: at most `max` per fixed `window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateHit {
+    pub client: String,
+    pub window: Duration,
+    pub max: u64,
+    pub now_ms: i64,
+}
+
+/// What a save that also counted a rate-limit hit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedSave {
+    pub rate: RateDecision,
+    /// False when the hit was refused (nothing was stored) or the game was not at the version.
+    pub saved: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateDecision {
     pub allowed: bool,
@@ -172,6 +189,16 @@ pub trait GameLive: Send + Sync {
     /// Stores `game` if it is still at `expected`; false when another request changed it first.
     /// `due_at` reschedules the game for the sweep.
     async fn save_game(&self, game: &Game, expected: u64, due_at: i64) -> Result<bool, LiveError>;
+
+    /// Counts `hit` and, when the limit allows it, does what `save_game` does: one step, so a
+    /// move's request costs one round trip for both. A refused hit stores nothing.
+    async fn save_game_counted(
+        &self,
+        game: &Game,
+        expected: u64,
+        due_at: i64,
+        hit: &RateHit,
+    ) -> Result<CountedSave, LiveError>;
 
     /// Removes the game from the sweep schedule once its end is durable.
     async fn settle_game(&self, id: Uuid) -> Result<(), LiveError>;
@@ -244,6 +271,18 @@ pub trait BoardCache: Send + Sync {
 
     /// Invalidates every cached answer (a game completed).
     async fn cache_invalidate(&self) -> Result<(), LiveError>;
+}
+
+impl RateDecision {
+    /// The decision for the `count`th request of a window with `reset_after` left.
+    pub(crate) fn of(count: u64, max: u64, reset_after: Duration) -> RateDecision {
+        RateDecision {
+            allowed: count <= max,
+            limit: max,
+            remaining: max.saturating_sub(count),
+            reset_after,
+        }
+    }
 }
 
 /// The fixed window a timestamp falls in, and the time left in it.

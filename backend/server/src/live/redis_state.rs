@@ -2,8 +2,8 @@
 //! outage gives fast errors (and 503s), never a hang.
 
 use super::{
-    window_of, BoardCache, GameLive, Idempotency, IdempotencyBegin, LiveError, LiveState,
-    RateDecision, RateLimits, Versioned,
+    window_of, BoardCache, CountedSave, GameLive, Idempotency, IdempotencyBegin, LiveError,
+    LiveState, RateDecision, RateHit, RateLimits, Versioned,
 };
 use async_trait::async_trait;
 use humor_game::Game;
@@ -30,6 +30,7 @@ pub struct RedisState {
     timeout: Duration,
     create: Script,
     save: Script,
+    save_counted: Script,
     settle: Script,
     rate: Script,
     cache_get: Script,
@@ -61,6 +62,24 @@ redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 's', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if redis.call('ZSCORE', KEYS[2], ARGV[5]) then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
 return 1";
+
+// SAVE after counting a rate-limit hit. KEYS: game hash, due zset, rate counter. ARGV: as SAVE's,
+// then the rate window in ms and the limit. Returns {count, saved, version, state}: saved 1 when
+// stored, 0 when the limit refused the hit (nothing stored) or the game was not at the expected
+// version; version and state are the game as it is after a failed compare-and-set, nil otherwise.
+const SAVE_COUNTED: &str = r"
+local c = redis.call('INCR', KEYS[3])
+if c == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end
+if c > tonumber(ARGV[7]) then return {c, 0, false, false} end
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v or tonumber(v) ~= tonumber(ARGV[1]) then
+  local now = redis.call('HMGET', KEYS[1], 'v', 's')
+  return {c, 0, now[1], now[2]}
+end
+redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 's', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('ZSCORE', KEYS[2], ARGV[5]) then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
+return {c, 1, false, false}";
 
 // KEYS: game hash, due zset. ARGV: id, ttl ms.
 const SETTLE: &str = r"
@@ -96,6 +115,7 @@ impl RedisState {
             timeout,
             create: Script::new(CREATE),
             save: Script::new(SAVE),
+            save_counted: Script::new(SAVE_COUNTED),
             settle: Script::new(SETTLE),
             rate: Script::new(RATE),
             cache_get: Script::new(CACHE_GET),
@@ -164,6 +184,25 @@ impl RedisState {
 
     fn due_key(&self) -> String {
         self.key(&["games", "due"])
+    }
+
+    /// The counter of `client`'s current window, and the time left in that window.
+    fn rate_key(&self, client: &str, window: Duration, now_ms: i64) -> (String, Duration) {
+        let (index, reset_after) = window_of(now_ms, window);
+        (self.key(&["rl", client, &index.to_string()]), reset_after)
+    }
+
+    /// What a save learnt: on success the saved game is the copy; otherwise the game as it is.
+    fn saved(&self, game: &Game, expected: u64, stored: bool, now: Option<Versioned>) {
+        let copy = if stored {
+            Some(Versioned {
+                version: expected + 1,
+                game: game.clone(),
+            })
+        } else {
+            now
+        };
+        self.remember(game.id, copy);
     }
 
     fn recent(&self) -> MutexGuard<'_, HashMap<Uuid, Versioned>> {
@@ -334,17 +373,52 @@ impl GameLive for RedisState {
             })
             .await?;
         if let redis::Value::Int(1) = reply {
-            let copy = Versioned {
-                version: expected + 1,
-                game: game.clone(),
-            };
-            self.remember(game.id, Some(copy));
+            self.saved(game, expected, true, None);
             return Ok(true);
         }
         let (version, json) = redis::from_redis_value(&reply)
             .map_err(|e| LiveError::corrupt_by("the game's compare-and-set", e))?;
-        self.remember(game.id, decode(version, json)?);
+        self.saved(game, expected, false, decode(version, json)?);
         Ok(false)
+    }
+
+    async fn save_game_counted(
+        &self,
+        game: &Game,
+        expected: u64,
+        due_at: i64,
+        hit: &RateHit,
+    ) -> Result<CountedSave, LiveError> {
+        let json = encode(game)?;
+        let (gk, dk) = (self.game_key(game.id), self.due_key());
+        let (rk, reset_after) = self.rate_key(&hit.client, hit.window, hit.now_ms);
+        let (id, window_ms, max) = (game.id.to_string(), hit.window.as_millis() as u64, hit.max);
+        let reply: (u64, i64, Option<u64>, Option<String>) = self
+            .run("save_game", |mut c| async move {
+                self.save_counted
+                    .key(gk)
+                    .key(dk)
+                    .key(rk)
+                    .arg(expected)
+                    .arg(json)
+                    .arg(ttl_for(due_at))
+                    .arg(due_at)
+                    .arg(id)
+                    .arg(window_ms)
+                    .arg(max)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let (count, stored, version, state) = reply;
+        let rate = RateDecision::of(count, max, reset_after);
+        if rate.allowed {
+            self.saved(game, expected, stored == 1, decode(version, state)?);
+        }
+        Ok(CountedSave {
+            rate,
+            saved: stored == 1,
+        })
     }
 
     async fn settle_game(&self, id: Uuid) -> Result<(), LiveError> {
@@ -483,20 +557,14 @@ impl RateLimits for RedisState {
         max: u64,
         now_ms: i64,
     ) -> Result<RateDecision, LiveError> {
-        let (index, reset_after) = window_of(now_ms, window);
-        let k = self.key(&["rl", client, &index.to_string()]);
+        let (k, reset_after) = self.rate_key(client, window, now_ms);
         let window_ms = window.as_millis() as u64;
         let count: u64 = self
             .run("rate_limit", |mut c| async move {
                 self.rate.key(k).arg(window_ms).invoke_async(&mut c).await
             })
             .await?;
-        Ok(RateDecision {
-            allowed: count <= max,
-            limit: max,
-            remaining: max.saturating_sub(count),
-            reset_after,
-        })
+        Ok(RateDecision::of(count, max, reset_after))
     }
 }
 

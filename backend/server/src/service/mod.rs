@@ -6,12 +6,14 @@ pub mod games;
 pub mod guard;
 pub mod players;
 pub mod randomness;
+pub mod rate_ticket;
 
 pub use boards::Boards;
 pub use games::Games;
 pub use guard::{GuardedLive, GuardedStore};
 pub use players::Players;
 pub use randomness::{OsRandom, RandomSource, SeededRandom};
+pub use rate_ticket::RateTicket;
 
 use crate::live::LiveError;
 use crate::tokens::TokenKeys;
@@ -63,6 +65,9 @@ pub enum AppError {
     Starting,
     #[error("too many concurrent changes to this game")]
     Busy,
+    /// The client is over its rate limit (counted by the request's own save).
+    #[error("rate limited")]
+    RateLimited { reset_after: std::time::Duration },
     /// A fault of ours: logged with its cause, answered as a plain 500.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

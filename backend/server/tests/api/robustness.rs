@@ -308,6 +308,147 @@ async fn a_retried_request_with_its_idempotency_key_returns_the_original_respons
 }
 
 #[tokio::test]
+async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_invalid() {
+    each_backend(
+        |c| {
+            c.limits.rate_limit_max = 4;
+            c.server.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+        },
+        |app| async move {
+            let (id, token, _) = app.start("counted", "easy").await;
+            let pairs = app.pairs(&id).await;
+            let hammer = [("x-forwarded-for", "198.51.100.7")];
+            let flip_path = format!("/api/game/{id}/flip");
+            let flip = |card: &str| json!({"cardId": card});
+            let remaining = |r: &crate::helpers::Reply| {
+                r.headers
+                    .get("ratelimit-remaining")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let (a, b) = (&pairs[0], &pairs[1]);
+            let stored = app
+                .call_with(
+                    Method::POST,
+                    &flip_path,
+                    Some(flip(&a.0)),
+                    Some(&token),
+                    &hammer,
+                )
+                .await;
+            assert_eq!(
+                (stored.status, remaining(&stored)),
+                (StatusCode::OK, Some(3))
+            );
+            let invalid = app
+                .call_with(
+                    Method::POST,
+                    &flip_path,
+                    Some(json!({"cardId": ""})),
+                    Some(&token),
+                    &hammer,
+                )
+                .await;
+            assert_eq!(
+                (invalid.status, remaining(&invalid)),
+                (StatusCode::BAD_REQUEST, Some(2))
+            );
+            let both = json!({"gameId": id, "card1Id": b.0, "card2Id": b.1});
+            let refused = app
+                .call_with(
+                    Method::POST,
+                    "/api/game/match",
+                    Some(both),
+                    Some(&token),
+                    &hammer,
+                )
+                .await;
+            assert_eq!(
+                (refused.status, refused.code(), remaining(&refused)),
+                (StatusCode::CONFLICT, "attempt_in_progress", Some(1))
+            );
+            let last = app
+                .call_with(
+                    Method::POST,
+                    &flip_path,
+                    Some(flip(&a.1)),
+                    Some(&token),
+                    &hammer,
+                )
+                .await;
+            assert_eq!((last.status, remaining(&last)), (StatusCode::OK, Some(0)));
+
+            let game_id = uuid::Uuid::parse_str(&id).expect("uuid");
+            let before = app
+                .state
+                .live
+                .load_game(game_id)
+                .await
+                .expect("live")
+                .expect("game");
+            let limited = app
+                .call_with(
+                    Method::POST,
+                    &flip_path,
+                    Some(flip(&b.0)),
+                    Some(&token),
+                    &hammer,
+                )
+                .await;
+            assert_eq!(
+                (limited.status, limited.code(), remaining(&limited)),
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some(0))
+            );
+            assert!(limited.headers.get("retry-after").is_some());
+            let after = app
+                .state
+                .live
+                .load_game(game_id)
+                .await
+                .expect("live")
+                .expect("game");
+            assert_eq!(
+                (after.version, &after.game),
+                (before.version, &before.game),
+                "a refused move changed the game"
+            );
+
+            let calm = [("x-forwarded-for", "198.51.100.8")];
+            let other = app
+                .call_with(
+                    Method::POST,
+                    &flip_path,
+                    Some(flip(&b.0)),
+                    Some(&token),
+                    &calm,
+                )
+                .await;
+            assert_eq!((other.status, remaining(&other)), (StatusCode::OK, Some(3)));
+            app.clock.advance_ms(60_000);
+            let next_window = app
+                .call_with(
+                    Method::POST,
+                    &flip_path,
+                    Some(flip(&b.1)),
+                    Some(&token),
+                    &hammer,
+                )
+                .await;
+            assert_eq!(
+                (next_window.status, remaining(&next_window)),
+                (StatusCode::OK, Some(3))
+            );
+            assert_eq!(
+                next_window.body["outcome"]["result"], "hit",
+                "{:?}",
+                next_window.body
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_client_over_the_limit_gets_429_while_others_and_health_are_unaffected() {
     each_backend(
         |c| {

@@ -3,10 +3,19 @@
 
 use super::{Completion, Flipped, Found, Games, CAS_ATTEMPTS, SETTLE_GRACE_MS};
 use crate::live::Versioned;
-use crate::service::{AppError, Auth};
+use crate::service::{AppError, Auth, RateTicket};
 use humor_game::{AppliedOp, FlipOutcome, Game, GameError, GameStatus};
 use humor_store::{FinalStatus, RecordStatus};
 use uuid::Uuid;
+
+/// What a move's request brings besides the move: who asks, the operation id of its
+/// `Idempotency-Key`, and its rate-limit hit when the save is to count it.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    auth: Auth,
+    op_id: Option<&'a str>,
+    ticket: Option<&'a RateTicket>,
+}
 
 impl Games {
     /// Loads a live game, applies `op` and stores the result atomically; retries when another
@@ -20,12 +29,16 @@ impl Games {
     async fn mutate<T>(
         &self,
         id: Uuid,
-        auth: Auth,
-        op_id: Option<&str>,
+        asked: Asked<'_>,
         op: impl Fn(&mut Game, i64) -> Result<T, GameError>,
         record: impl Fn(&T) -> Vec<FlipOutcome>,
         replay: impl Fn(&AppliedOp) -> Option<T>,
     ) -> Result<(Game, T, bool), AppError> {
+        let Asked {
+            auth,
+            op_id,
+            ticket,
+        } = asked;
         // A save proves the copy it was computed from was current; an answer given without a
         // save (a refusal, a replay) is computed again from the live game itself first.
         let mut confirmed = false;
@@ -76,11 +89,7 @@ impl Games {
             } else {
                 now + SETTLE_GRACE_MS
             };
-            if !self
-                .live
-                .call(self.live.state.save_game(&game, version, due_at))
-                .await?
-            {
+            if !self.save(&game, version, due_at, ticket).await? {
                 continue;
             }
             if !game.status.is_live() {
@@ -94,18 +103,50 @@ impl Games {
         Err(AppError::Busy)
     }
 
+    /// Stores a move's game at `version`; false when another request changed it first. With an
+    /// uncounted ticket, the request's rate-limit hit is counted in the same step, and a refused
+    /// hit stores nothing.
+    async fn save(
+        &self,
+        game: &Game,
+        version: u64,
+        due_at: i64,
+        ticket: Option<&RateTicket>,
+    ) -> Result<bool, AppError> {
+        let live = &self.live.state;
+        let Some((ticket, hit)) = ticket.and_then(|t| Some((t, t.uncounted()?))) else {
+            return self.live.call(live.save_game(game, version, due_at)).await;
+        };
+        let counted = self
+            .live
+            .call(live.save_game_counted(game, version, due_at, hit))
+            .await?;
+        ticket.counted(counted.rate);
+        if !counted.rate.allowed {
+            return Err(AppError::RateLimited {
+                reset_after: counted.rate.reset_after,
+            });
+        }
+        Ok(counted.saved)
+    }
+
+    /// One card. A `ticket` lets the move count the request's rate-limit hit with its save.
     pub async fn flip(
         &self,
         id: Uuid,
         card_id: &str,
         auth: Auth,
         op_id: Option<&str>,
+        ticket: Option<&RateTicket>,
     ) -> Result<Flipped, AppError> {
         let (game, outcome, replayed) = self
             .mutate(
                 id,
-                auth,
-                op_id,
+                Asked {
+                    auth,
+                    op_id,
+                    ticket,
+                },
                 |g, now| g.flip(card_id, now, &mut self.random.rng()),
                 |o| vec![o.clone()],
                 |applied| match applied.flips.as_slice() {
@@ -134,12 +175,16 @@ impl Games {
         second: &str,
         auth: Auth,
         op_id: Option<&str>,
+        ticket: Option<&RateTicket>,
     ) -> Result<Flipped, AppError> {
         let (game, outcomes, replayed) = self
             .mutate(
                 id,
-                auth,
-                op_id,
+                Asked {
+                    auth,
+                    op_id,
+                    ticket,
+                },
                 |g, now| {
                     if g.attempt_in_progress() {
                         return Err(GameError::AttemptInProgress);
@@ -178,8 +223,11 @@ impl Games {
         let (game, (), replayed) = self
             .mutate(
                 id,
-                auth,
-                op_id,
+                Asked {
+                    auth,
+                    op_id,
+                    ticket: None,
+                },
                 op,
                 |_| Vec::new(),
                 |applied| applied.flips.is_empty().then_some(()),
