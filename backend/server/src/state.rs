@@ -7,7 +7,7 @@ use crate::health::{Health, Monitor};
 use crate::live::{BoardCache, GameLive, Idempotency, LiveState, MemoryState, RateLimits};
 use crate::service::games::GamesParts;
 use crate::service::{
-    Boards, Games, GuardedLive, GuardedStore, Players, RandomSource, SigningKeys,
+    Boards, Games, GuardedLive, GuardedStore, Players, RandomSource, RefusedClients, SigningKeys,
 };
 use crate::static_files::Assets;
 use humor_store::Store;
@@ -32,6 +32,8 @@ pub struct Inner {
     pub monitor: Monitor,
     /// The live state's jobs the HTTP layer itself does.
     pub rate_limits: GuardedLive<dyn RateLimits>,
+    /// Clients this replica saw over their limit, refused without asking until their window ends.
+    pub refused: RefusedClients,
     pub idempotency: GuardedLive<dyn Idempotency>,
     pub games: Games,
     pub players: Players,
@@ -101,6 +103,7 @@ impl AppState {
             health,
             monitor,
             rate_limits,
+            refused: RefusedClients::default(),
             idempotency,
             games,
             players,

@@ -164,6 +164,9 @@ pub async fn api_gate(State(state): State<AppState>, mut req: Request, next: Nex
         max: state.config.limits.rate_limit_max,
         now_ms: state.clock.now_ms(),
     };
+    if let Some(d) = state.refused.standing(&hit.client, hit.now_ms) {
+        return rate_limited(&state, &hit, d);
+    }
     // A move counts its hit with its own save (one round trip to Redis for both).
     let ticket = moves_count_their_hit(&req).then(|| Arc::new(RateTicket::new(hit.clone())));
     let mut decision = None;
@@ -174,7 +177,7 @@ pub async fn api_gate(State(state): State<AppState>, mut req: Request, next: Nex
         None => {
             decision = count_hit(&state, &hit).await;
             if let Some(d) = decision.filter(|d| !d.allowed) {
-                return rate_limited(d);
+                return rate_limited(&state, &hit, d);
             }
         }
     }
@@ -190,7 +193,7 @@ pub async fn api_gate(State(state): State<AppState>, mut req: Request, next: Nex
             None => count_hit(&state, ticket.hit()).await,
         };
         if let Some(d) = decision.filter(|d| !d.allowed) {
-            return rate_limited(d);
+            return rate_limited(&state, &hit, d);
         }
     }
     if let Some(d) = decision {
@@ -222,7 +225,9 @@ async fn count_hit(state: &AppState, hit: &RateHit) -> Option<RateDecision> {
     state.rate_limits.call(counted).await.ok()
 }
 
-fn rate_limited(d: RateDecision) -> Response {
+/// The 429 of a refused hit, remembered so the client's next requests in the window cost nothing.
+fn rate_limited(state: &AppState, hit: &RateHit, d: RateDecision) -> Response {
+    state.refused.record(&hit.client, hit.now_ms, d);
     metrics::counter!("rate_limited_requests_total").increment(1);
     let mut r = ApiError::RateLimited {
         retry_after_seconds: d.reset_after.as_secs().max(1),

@@ -6,14 +6,14 @@ pub mod games;
 pub mod guard;
 pub mod players;
 pub mod randomness;
-pub mod rate_ticket;
+pub mod rate_limit;
 
 pub use boards::Boards;
 pub use games::Games;
 pub use guard::{GuardedLive, GuardedStore};
 pub use players::Players;
 pub use randomness::{OsRandom, RandomSource, SeededRandom};
-pub use rate_ticket::RateTicket;
+pub use rate_limit::{RateTicket, RefusedClients};
 
 use crate::live::LiveError;
 use crate::tokens::TokenKeys;

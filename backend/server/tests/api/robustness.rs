@@ -307,6 +307,28 @@ async fn a_retried_request_with_its_idempotency_key_returns_the_original_respons
     .await;
 }
 
+/// Deletes `client`'s rate-limit counters from Redis, behind the server's back.
+async fn forget_counters(app: &crate::helpers::TestApp, client: &str) {
+    let url = app.state.config.redis.url.as_ref().expect("redis").expose();
+    let mut conn = redis::Client::open(url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let pattern = format!("{}rl:{client}:*", app.state.config.redis.key_prefix);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    assert!(!keys.is_empty(), "the client's counter is in Redis");
+    let _: i64 = redis::cmd("DEL")
+        .arg(keys)
+        .query_async(&mut conn)
+        .await
+        .expect("DEL");
+}
+
 #[tokio::test]
 async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_invalid() {
     each_backend(
@@ -412,6 +434,22 @@ async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_in
                 (before.version, &before.game),
                 "a refused move changed the game"
             );
+
+            if app.backend == Backend::Postgres {
+                // The replica remembers the refusal for the rest of the window: even with the shared
+                // counter gone, the client is refused without asking Redis.
+                forget_counters(&app, "198.51.100.7").await;
+                let still = app
+                    .call_with(
+                        Method::POST,
+                        &flip_path,
+                        Some(flip(&b.0)),
+                        Some(&token),
+                        &hammer,
+                    )
+                    .await;
+                assert_eq!(still.status, StatusCode::TOO_MANY_REQUESTS);
+            }
 
             let calm = [("x-forwarded-for", "198.51.100.8")];
             let other = app
