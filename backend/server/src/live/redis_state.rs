@@ -44,7 +44,7 @@ pub struct RedisState {
 // KEYS: game hash, due zset, start-operation key. ARGV: json, ttl ms, due_at, id, start answer
 // (empty: no operation), its ttl ms.
 const CREATE: &str = r"
-redis.call('HSET', KEYS[1], 'v', 1, 's', ARGV[1])
+redis.call('HSET', KEYS[1], 'v', 1, 's', ARGV[1], 'd', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6]) end
@@ -53,33 +53,46 @@ return 1";
 /// How long a retried start finds the game it dealt.
 const START_OP_KEEP_MS: i64 = super::ANSWER_KEEP.as_millis() as i64;
 
-// KEYS: game hash, due zset. ARGV: expected version, json, ttl ms, due_at, id. Returns 1, or
-// the game's version and state when it is not at the expected version (nils when it is gone).
-const SAVE: &str = r"
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v or tonumber(v) ~= tonumber(ARGV[1]) then return redis.call('HMGET', KEYS[1], 'v', 's') end
-redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 's', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if redis.call('ZSCORE', KEYS[2], ARGV[5]) then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
-return 1";
+/// A game's compare-and-set. KEYS: game hash, due zset. ARGV: expected version, json, expiry
+/// (unix ms), due_at, id. Sets `saved` (1 or 0) and `now` (the game as it is after a failed set,
+/// nils when it is gone). The hash keeps its due time (`d`): most moves leave it as it was, and
+/// then its expiry and place in the sweep schedule are left too. (A release that does not write
+/// `d` leaves it behind on its saves; a due time equal to that stale one again is not a move's.)
+macro_rules! save_body {
+    () => {
+        r"
+local saved, now = 0, {false, false}
+local cur = redis.call('HMGET', KEYS[1], 'v', 'd')
+if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[1]) then
+  now = redis.call('HMGET', KEYS[1], 'v', 's')
+elseif cur[2] == ARGV[4] then
+  redis.call('HSET', KEYS[1], 'v', tonumber(cur[1]) + 1, 's', ARGV[2])
+  saved = 1
+else
+  redis.call('HSET', KEYS[1], 'v', tonumber(cur[1]) + 1, 's', ARGV[2], 'd', ARGV[4])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  if redis.call('ZSCORE', KEYS[2], ARGV[5]) then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
+  saved = 1
+end
+"
+    };
+}
 
-// SAVE after counting a rate-limit hit. KEYS: game hash, due zset, rate counter. ARGV: as SAVE's,
-// then the rate window in ms and the limit. Returns {count, saved, version, state}: saved 1 when
-// stored, 0 when the limit refused the hit (nothing stored) or the game was not at the expected
-// version; version and state are the game as it is after a failed compare-and-set, nil otherwise.
-const SAVE_COUNTED: &str = r"
+// Returns {saved, version, state}.
+const SAVE: &str = concat!(save_body!(), "return {saved, now[1], now[2]}");
+
+// SAVE after counting a rate-limit hit. KEYS: as SAVE's, then the rate counter. ARGV: as SAVE's,
+// then the rate window in ms and the limit. Returns {count, saved, version, state}; a refused hit
+// stores nothing.
+const SAVE_COUNTED: &str = concat!(
+    r"
 local c = redis.call('INCR', KEYS[3])
 if c == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end
 if c > tonumber(ARGV[7]) then return {c, 0, false, false} end
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v or tonumber(v) ~= tonumber(ARGV[1]) then
-  local now = redis.call('HMGET', KEYS[1], 'v', 's')
-  return {c, 0, now[1], now[2]}
-end
-redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 's', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if redis.call('ZSCORE', KEYS[2], ARGV[5]) then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
-return {c, 1, false, false}";
+",
+    save_body!(),
+    "return {c, saved, now[1], now[2]}"
+);
 
 // KEYS: game hash, due zset. ARGV: id, ttl ms.
 const SETTLE: &str = r"
@@ -253,6 +266,11 @@ fn ttl_for(due_at: i64) -> i64 {
     (due_at - now_ms()).max(0) + FINISHED_KEEP_MS
 }
 
+/// The same, as the unix time in ms the game's key expires.
+fn expiry_for(due_at: i64) -> i64 {
+    due_at.max(now_ms()) + FINISHED_KEEP_MS
+}
+
 #[async_trait]
 impl LiveState for RedisState {
     fn kind(&self) -> &'static str {
@@ -358,28 +376,22 @@ impl GameLive for RedisState {
         let json = encode(game)?;
         let (gk, dk) = (self.game_key(game.id), self.due_key());
         let id = game.id.to_string();
-        let reply: redis::Value = self
+        let (stored, version, state): (i64, Option<u64>, Option<String>) = self
             .run("save_game", |mut c| async move {
                 self.save
                     .key(gk)
                     .key(dk)
                     .arg(expected)
                     .arg(json)
-                    .arg(ttl_for(due_at))
+                    .arg(expiry_for(due_at))
                     .arg(due_at)
                     .arg(id)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        if let redis::Value::Int(1) = reply {
-            self.saved(game, expected, true, None);
-            return Ok(true);
-        }
-        let (version, json) = redis::from_redis_value(&reply)
-            .map_err(|e| LiveError::corrupt_by("the game's compare-and-set", e))?;
-        self.saved(game, expected, false, decode(version, json)?);
-        Ok(false)
+        self.saved(game, expected, stored == 1, decode(version, state)?);
+        Ok(stored == 1)
     }
 
     async fn save_game_counted(
@@ -401,7 +413,7 @@ impl GameLive for RedisState {
                     .key(rk)
                     .arg(expected)
                     .arg(json)
-                    .arg(ttl_for(due_at))
+                    .arg(expiry_for(due_at))
                     .arg(due_at)
                     .arg(id)
                     .arg(window_ms)
