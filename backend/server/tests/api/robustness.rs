@@ -339,9 +339,17 @@ async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_in
         |app| async move {
             let (id, token, _) = app.start("counted", "easy").await;
             let pairs = app.pairs(&id).await;
-            let hammer = [("x-forwarded-for", "198.51.100.7")];
+            const HAMMER: &[(&str, &str)] = &[("x-forwarded-for", "198.51.100.7")];
             let flip_path = format!("/api/game/{id}/flip");
-            let flip = |card: &str| json!({"cardId": card});
+            let flip = |card: &str, from: &'static [(&'static str, &'static str)]| {
+                app.call_with(
+                    Method::POST,
+                    &flip_path,
+                    Some(json!({"cardId": card})),
+                    Some(&token),
+                    from,
+                )
+            };
             let remaining = |r: &crate::helpers::Reply| {
                 r.headers
                     .get("ratelimit-remaining")
@@ -349,15 +357,7 @@ async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_in
                     .and_then(|v| v.parse::<u64>().ok())
             };
             let (a, b) = (&pairs[0], &pairs[1]);
-            let stored = app
-                .call_with(
-                    Method::POST,
-                    &flip_path,
-                    Some(flip(&a.0)),
-                    Some(&token),
-                    &hammer,
-                )
-                .await;
+            let stored = flip(&a.0, HAMMER).await;
             assert_eq!(
                 (stored.status, remaining(&stored)),
                 (StatusCode::OK, Some(3))
@@ -368,7 +368,7 @@ async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_in
                     &flip_path,
                     Some(json!({"cardId": ""})),
                     Some(&token),
-                    &hammer,
+                    HAMMER,
                 )
                 .await;
             assert_eq!(
@@ -382,22 +382,14 @@ async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_in
                     "/api/game/match",
                     Some(both),
                     Some(&token),
-                    &hammer,
+                    HAMMER,
                 )
                 .await;
             assert_eq!(
                 (refused.status, refused.code(), remaining(&refused)),
                 (StatusCode::CONFLICT, "attempt_in_progress", Some(1))
             );
-            let last = app
-                .call_with(
-                    Method::POST,
-                    &flip_path,
-                    Some(flip(&a.1)),
-                    Some(&token),
-                    &hammer,
-                )
-                .await;
+            let last = flip(&a.1, HAMMER).await;
             assert_eq!((last.status, remaining(&last)), (StatusCode::OK, Some(0)));
 
             let game_id = uuid::Uuid::parse_str(&id).expect("uuid");
@@ -408,15 +400,7 @@ async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_in
                 .await
                 .expect("live")
                 .expect("game");
-            let limited = app
-                .call_with(
-                    Method::POST,
-                    &flip_path,
-                    Some(flip(&b.0)),
-                    Some(&token),
-                    &hammer,
-                )
-                .await;
+            let limited = flip(&b.0, HAMMER).await;
             assert_eq!(
                 (limited.status, limited.code(), remaining(&limited)),
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some(0))
@@ -439,39 +423,15 @@ async fn a_move_counts_against_the_limit_once_whether_it_is_stored_refused_or_in
                 // The replica remembers the refusal for the rest of the window: even with the shared
                 // counter gone, the client is refused without asking Redis.
                 forget_counters(&app, "198.51.100.7").await;
-                let still = app
-                    .call_with(
-                        Method::POST,
-                        &flip_path,
-                        Some(flip(&b.0)),
-                        Some(&token),
-                        &hammer,
-                    )
-                    .await;
+                let still = flip(&b.0, HAMMER).await;
                 assert_eq!(still.status, StatusCode::TOO_MANY_REQUESTS);
             }
 
-            let calm = [("x-forwarded-for", "198.51.100.8")];
-            let other = app
-                .call_with(
-                    Method::POST,
-                    &flip_path,
-                    Some(flip(&b.0)),
-                    Some(&token),
-                    &calm,
-                )
-                .await;
+            const CALM: &[(&str, &str)] = &[("x-forwarded-for", "198.51.100.8")];
+            let other = flip(&b.0, CALM).await;
             assert_eq!((other.status, remaining(&other)), (StatusCode::OK, Some(3)));
             app.clock.advance_ms(60_000);
-            let next_window = app
-                .call_with(
-                    Method::POST,
-                    &flip_path,
-                    Some(flip(&b.1)),
-                    Some(&token),
-                    &hammer,
-                )
-                .await;
+            let next_window = flip(&b.1, HAMMER).await;
             assert_eq!(
                 (next_window.status, remaining(&next_window)),
                 (StatusCode::OK, Some(3))
