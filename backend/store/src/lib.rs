@@ -308,7 +308,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// A change to one difficulty's counters, written to one of its shards.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct StatsDelta {
     pub started: i64,
     pub completed: i64,

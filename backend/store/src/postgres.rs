@@ -99,13 +99,77 @@ pub const BOARD_RANK: &str = concat!(
      FROM leaderboard_entries me WHERE me.board = $1 AND me.player_id = $2"
 );
 
-/// Every leaderboard row of a completed game and the boards' sizes, in one statement. A row keeps
-/// the player's best game: better score, then lower time. Boards come sorted, so concurrent
-/// completions lock rows in the same order.
-const UPSERT_BOARDS: &str = "WITH e AS ( \
-       INSERT INTO leaderboard_entries AS e (board, player_id, username, difficulty, best_score, best_time_ms, \
+/// What a shard's counters become when the shard has a row already: the delta added.
+macro_rules! stats_conflict {
+    () => {
+        " ON CONFLICT (difficulty, shard) DO UPDATE SET \
+           games_started = s.games_started + EXCLUDED.games_started, \
+           games_completed = s.games_completed + EXCLUDED.games_completed, \
+           games_expired = s.games_expired + EXCLUDED.games_expired, \
+           games_abandoned = s.games_abandoned + EXCLUDED.games_abandoned, \
+           total_score = s.total_score + EXCLUDED.total_score, \
+           max_score = GREATEST(s.max_score, EXCLUDED.max_score), \
+           total_time_ms = s.total_time_ms + EXCLUDED.total_time_ms"
+    };
+}
+
+macro_rules! stats_columns {
+    () => {
+        "INSERT INTO difficulty_stats_shards AS s (difficulty, shard, games_started, \
+           games_completed, games_expired, games_abandoned, total_score, max_score, total_time_ms) "
+    };
+}
+
+/// Adds a delta to one shard of a difficulty's counters.
+const ADD_STATS: &str = concat!(
+    stats_columns!(),
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    stats_conflict!()
+);
+
+// A start and an end are each one statement, so one round trip with no BEGIN or COMMIT of its own:
+// the parts are data-modifying CTEs that run only when the game's row changed (each reads `g`),
+// and the outer SELECT reads them in the lock order used everywhere: the game's row, the player's
+// row, a stats shard, then the boards' rows and sizes in key order.
+
+/// A new game's row, the player's counters and a stats shard: (id, player, difficulty, daily,
+/// start time, shard). The first column is 1 when the game is new.
+const START_GAME: &str = concat!(
+    "WITH g AS (INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
+       VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (id) DO NOTHING RETURNING player_id), \
+     p AS (UPDATE players SET games_started = games_started + 1, \
+       last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $5), $5) \
+       WHERE id = (SELECT player_id FROM g) RETURNING 1), \
+     s AS (",
+    stats_columns!(),
+    "SELECT $3, $6, 1, 0, 0, 0, 0, 0, 0 FROM g",
+    stats_conflict!(),
+    " RETURNING 1) \
+     SELECT (SELECT COUNT(*) FROM g), (SELECT COUNT(*) FROM p), (SELECT COUNT(*) FROM s)"
+);
+
+/// A game's end: its row (only while active), the player's totals (a completion), a stats shard,
+/// and (a completion) every leaderboard row and the boards' sizes. A row keeps the player's best
+/// game: better score, then lower time. The first column is 1 when the game was active.
+/// $1 id, $2 status, $3 score, $4 moves, $5 misses, $6 pairs, $7 time, $8 finish time, $9 result,
+/// $10 pauses, $11 perfect (0 or 1), $12 difficulty, $13 shard, $14-$20 the stats delta
+/// (started to time), $21 username, $22 the board keys (sorted; empty unless completed).
+const FINISH_GAME: &str = concat!(
+    "WITH g AS (UPDATE games SET status = $2, score = $3, moves = $4, misses = $5, pairs_found = $6, \
+       time_ms = $7, finished_at_ms = $8, result = $9, pauses = $10 \
+       WHERE id = $1 AND status = 'active' RETURNING player_id), \
+     p AS (UPDATE players SET games_completed = games_completed + 1, total_score = total_score + $3, \
+       best_score = GREATEST(best_score, $3), best_time_ms = LEAST(COALESCE(best_time_ms, $7), $7), \
+       perfect_games = perfect_games + $11, last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $8), $8) \
+       WHERE id = (SELECT player_id FROM g) AND $2 = 'completed' RETURNING 1), \
+     s AS (",
+    stats_columns!(),
+    "SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM g",
+    stats_conflict!(),
+    " RETURNING 1), \
+     e AS (INSERT INTO leaderboard_entries AS e (board, player_id, username, difficulty, best_score, best_time_ms, \
               best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
-       SELECT b, $2, $3, $4, $5, $6, $7, 1, $5, $7 FROM unnest($1::TEXT[]) AS b \
+       SELECT b, g.player_id, $21, $12, $3, $7, $8, 1, $3, $8 FROM g, unnest($22::TEXT[]) AS b ORDER BY b \
        ON CONFLICT (board, player_id) DO UPDATE SET \
          username = EXCLUDED.username, \
          games_completed = e.games_completed + 1, \
@@ -115,23 +179,11 @@ const UPSERT_BOARDS: &str = "WITH e AS ( \
          best_completed_at_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_completed_at_ms ELSE e.best_completed_at_ms END, \
          best_time_ms = CASE WHEN EXCLUDED.best_score > e.best_score OR (EXCLUDED.best_score = e.best_score AND EXCLUDED.best_time_ms < e.best_time_ms) THEN EXCLUDED.best_time_ms ELSE e.best_time_ms END, \
          best_score = GREATEST(e.best_score, EXCLUDED.best_score) \
-       RETURNING e.board, (xmax = 0) AS inserted) \
-     INSERT INTO leaderboard_sizes (board, players) SELECT board, 1 FROM e WHERE inserted ORDER BY board \
-     ON CONFLICT (board) DO UPDATE SET players = leaderboard_sizes.players + 1";
-
-/// Adds a delta to one shard of a difficulty's counters.
-const ADD_STATS: &str =
-    "INSERT INTO difficulty_stats_shards AS s (difficulty, shard, games_started, \
-       games_completed, games_expired, games_abandoned, total_score, max_score, total_time_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     ON CONFLICT (difficulty, shard) DO UPDATE SET \
-       games_started = s.games_started + EXCLUDED.games_started, \
-       games_completed = s.games_completed + EXCLUDED.games_completed, \
-       games_expired = s.games_expired + EXCLUDED.games_expired, \
-       games_abandoned = s.games_abandoned + EXCLUDED.games_abandoned, \
-       total_score = s.total_score + EXCLUDED.total_score, \
-       max_score = GREATEST(s.max_score, EXCLUDED.max_score), \
-       total_time_ms = s.total_time_ms + EXCLUDED.total_time_ms";
+       RETURNING e.board, (xmax = 0) AS inserted), \
+     z AS (INSERT INTO leaderboard_sizes (board, players) SELECT board, 1 FROM e WHERE inserted ORDER BY board \
+       ON CONFLICT (board) DO UPDATE SET players = leaderboard_sizes.players + 1 RETURNING 1) \
+     SELECT (SELECT COUNT(*) FROM g), (SELECT COUNT(*) FROM p), (SELECT COUNT(*) FROM s), (SELECT COUNT(*) FROM z)"
+);
 
 async fn add_stats(conn: &mut sqlx::PgConnection, difficulty: &str, d: StatsDelta) -> Result<()> {
     sqlx::query(ADD_STATS)
@@ -396,117 +448,75 @@ impl Store for PgStore {
 
     async fn insert_game(&self, g: &NewGameRecord) -> Result<bool> {
         observe("insert_game", async {
-            // Lock order everywhere: games row, then players row, then a stats shard, then boards.
-            let mut tx = self.pool().begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO games (id, player_id, difficulty, daily_date, status, started_at_ms) \
-                 VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(g.id)
-            .bind(g.player_id)
-            .bind(g.difficulty.as_str())
-            .bind(&g.daily)
-            .bind(g.started_at_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            sqlx::query(
-                "UPDATE players SET games_started = games_started + 1, \
-                   last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $2), $2) WHERE id = $1",
-            )
-            .bind(g.player_id)
-            .bind(g.started_at_ms)
-            .execute(&mut *tx)
-            .await?;
-            add_stats(
-                &mut tx,
-                g.difficulty.as_str(),
-                StatsDelta {
-                    started: 1,
-                    ..Default::default()
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(true)
+            let inserted: i64 = sqlx::query_scalar(START_GAME)
+                .bind(g.id)
+                .bind(g.player_id)
+                .bind(g.difficulty.as_str())
+                .bind(&g.daily)
+                .bind(g.started_at_ms)
+                .bind(pick_shard())
+                .fetch_one(&self.pool())
+                .await?;
+            Ok(inserted == 1)
         })
         .await
     }
 
     async fn finish_game(&self, g: &FinishedGame) -> Result<bool> {
         observe("finish_game", async {
-            let mut tx = self.pool().begin().await?;
-            let updated = sqlx::query(
-                "UPDATE games SET status = $2, score = $3, moves = $4, misses = $5, pairs_found = $6, \
-                   time_ms = $7, finished_at_ms = $8, result = $9, pauses = $10 \
-                 WHERE id = $1 AND status = 'active'",
-            )
-            .bind(g.id)
-            .bind(g.status.as_str())
-            .bind(g.score as i32)
-            .bind(g.moves as i32)
-            .bind(g.misses as i32)
-            .bind(g.pairs_found as i32)
-            .bind(g.time_ms)
-            .bind(g.finished_at_ms)
-            .bind(g.result_json()?)
-            .bind(g.pauses as i32)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            let d = g.difficulty.as_str();
-            match g.status {
-                FinalStatus::Completed => {
-                    sqlx::query(
-                        "UPDATE players SET games_completed = games_completed + 1, total_score = total_score + $2, \
-                           best_score = GREATEST(best_score, $2::INTEGER), \
-                           best_time_ms = LEAST(COALESCE(best_time_ms, $3), $3), perfect_games = perfect_games + $4, \
-                           last_played_at_ms = GREATEST(COALESCE(last_played_at_ms, $5), $5) WHERE id = $1",
-                    )
-                    .bind(g.player_id)
-                    .bind(g.score)
-                    .bind(g.time_ms)
-                    .bind(i64::from(g.misses == 0))
-                    .bind(g.finished_at_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                    let delta = StatsDelta {
-                        completed: 1,
-                        total_score: g.score,
-                        max_score: g.score,
-                        time_ms: g.time_ms,
-                        ..Default::default()
-                    };
-                    add_stats(&mut tx, d, delta).await?;
-                    let mut boards: Vec<String> = boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms)
-                        .iter()
-                        .map(Board::key)
-                        .collect();
-                    boards.sort();
-                    sqlx::query(UPSERT_BOARDS)
-                        .bind(&boards)
-                        .bind(g.player_id)
-                        .bind(&g.username)
-                        .bind(d)
-                        .bind(g.score as i32)
-                        .bind(g.time_ms)
-                        .bind(g.finished_at_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                FinalStatus::Expired => add_stats(&mut tx, d, StatsDelta { expired: 1, ..Default::default() }).await?,
-                FinalStatus::Abandoned => add_stats(&mut tx, d, StatsDelta { abandoned: 1, ..Default::default() }).await?,
-            }
-            tx.commit().await?;
-            Ok(true)
+            let completed = g.status == FinalStatus::Completed;
+            let d = match g.status {
+                FinalStatus::Completed => StatsDelta {
+                    completed: 1,
+                    total_score: g.score,
+                    max_score: g.score,
+                    time_ms: g.time_ms,
+                    ..Default::default()
+                },
+                FinalStatus::Expired => StatsDelta {
+                    expired: 1,
+                    ..Default::default()
+                },
+                FinalStatus::Abandoned => StatsDelta {
+                    abandoned: 1,
+                    ..Default::default()
+                },
+            };
+            let mut boards: Vec<String> = if completed {
+                boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms)
+                    .iter()
+                    .map(Board::key)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            boards.sort();
+            let updated: i64 = sqlx::query_scalar(FINISH_GAME)
+                .bind(g.id)
+                .bind(g.status.as_str())
+                .bind(g.score as i32)
+                .bind(g.moves as i32)
+                .bind(g.misses as i32)
+                .bind(g.pairs_found as i32)
+                .bind(g.time_ms)
+                .bind(g.finished_at_ms)
+                .bind(g.result_json()?)
+                .bind(g.pauses as i32)
+                .bind(i64::from(g.misses == 0))
+                .bind(g.difficulty.as_str())
+                .bind(pick_shard())
+                .bind(d.started)
+                .bind(d.completed)
+                .bind(d.expired)
+                .bind(d.abandoned)
+                .bind(d.total_score)
+                .bind(d.max_score as i32)
+                .bind(d.time_ms)
+                .bind(&g.username)
+                .bind(&boards)
+                .fetch_one(&self.pool())
+                .await?;
+            Ok(updated == 1)
         })
         .await
     }

@@ -193,9 +193,90 @@ macro_rules! score_select {
     };
 }
 
-const UPSERT_ENTRY: &str = "INSERT INTO leaderboard_entries AS e (board, player_id, username, difficulty, \
+/// The values a list of bookkeeping statements reads, as one JSON argument (`?1 ->> 'name'`).
+/// A list runs in one trip to the connection's worker thread: on one core those trips (two thread
+/// switches each) cost more than the statements. One argument, because sqlx binds numbered
+/// parameters wrongly when a later statement of a list skips numbers.
+#[derive(Default, serde::Serialize)]
+struct Facts<'a> {
+    difficulty: &'a str,
+    shard: i32,
+    #[serde(flatten)]
+    delta: StatsDelta,
+    player: String,
+    username: &'a str,
+    score: i64,
+    perfect: i64,
+    /// When the game started (a start) or finished (a completion).
+    at_ms: i64,
+    boards: Vec<String>,
+}
+
+impl<'a> Facts<'a> {
+    fn new(difficulty: &'a str, delta: StatsDelta) -> Self {
+        Facts {
+            difficulty,
+            shard: pick_shard(),
+            delta,
+            ..Default::default()
+        }
+    }
+
+    fn json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|source| StoreError::Encode {
+            what: "bookkeeping values",
+            source,
+        })
+    }
+}
+
+/// Adds a delta to one shard of a difficulty's counters (one writer, so shard 0 would do; the
+/// schema is shared with PostgreSQL, where shards spread concurrent writers).
+macro_rules! add_stats_sql {
+    () => {
+        "INSERT INTO difficulty_stats_shards AS s (difficulty, shard, games_started, \
+           games_completed, games_expired, games_abandoned, total_score, max_score, total_time_ms) \
+         VALUES (?1 ->> 'difficulty', ?1 ->> 'shard', ?1 ->> 'started', ?1 ->> 'completed', ?1 ->> 'expired', \
+           ?1 ->> 'abandoned', ?1 ->> 'total_score', ?1 ->> 'max_score', ?1 ->> 'time_ms') \
+         ON CONFLICT (difficulty, shard) DO UPDATE SET \
+           games_started = s.games_started + excluded.games_started, \
+           games_completed = s.games_completed + excluded.games_completed, \
+           games_expired = s.games_expired + excluded.games_expired, \
+           games_abandoned = s.games_abandoned + excluded.games_abandoned, \
+           total_score = s.total_score + excluded.total_score, \
+           max_score = MAX(s.max_score, excluded.max_score), \
+           total_time_ms = s.total_time_ms + excluded.total_time_ms"
+    };
+}
+
+const ADD_STATS: &str = add_stats_sql!();
+
+/// A started game's bookkeeping once its row is in: the stats shard and the player's counters.
+const START_BOOKKEEPING: &str = concat!(
+    add_stats_sql!(),
+    "; UPDATE players SET games_started = games_started + 1, \
+       last_played_at_ms = MAX(COALESCE(last_played_at_ms, ?1 ->> 'at_ms'), ?1 ->> 'at_ms') \
+     WHERE id = ?1 ->> 'player'"
+);
+
+/// A completed game's bookkeeping once its row says so: the stats shard, the player's totals, the
+/// sizes of the boards the player is new to (before the rows go in), and a row per board keeping
+/// the player's best game (better score, then lower time).
+const COMPLETION_BOOKKEEPING: &str = concat!(
+    add_stats_sql!(),
+    "; UPDATE players SET games_completed = games_completed + 1, \
+       total_score = total_score + (?1 ->> 'score'), best_score = MAX(best_score, ?1 ->> 'score'), \
+       best_time_ms = MIN(COALESCE(best_time_ms, ?1 ->> 'time_ms'), ?1 ->> 'time_ms'), \
+       perfect_games = perfect_games + (?1 ->> 'perfect'), \
+       last_played_at_ms = MAX(COALESCE(last_played_at_ms, ?1 ->> 'at_ms'), ?1 ->> 'at_ms') \
+     WHERE id = ?1 ->> 'player'",
+    "; INSERT INTO leaderboard_sizes (board, players) SELECT b.value, 1 FROM json_each(?1, '$.boards') AS b \
+     WHERE NOT EXISTS (SELECT 1 FROM leaderboard_entries e WHERE e.board = b.value AND e.player_id = ?1 ->> 'player') \
+     ON CONFLICT (board) DO UPDATE SET players = players + 1",
+    "; INSERT INTO leaderboard_entries AS e (board, player_id, username, difficulty, \
        best_score, best_time_ms, best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?5, ?7) \
+     SELECT b.value, ?1 ->> 'player', ?1 ->> 'username', ?1 ->> 'difficulty', ?1 ->> 'score', ?1 ->> 'time_ms', \
+       ?1 ->> 'at_ms', 1, ?1 ->> 'score', ?1 ->> 'at_ms' FROM json_each(?1, '$.boards') AS b WHERE true \
      ON CONFLICT (board, player_id) DO UPDATE SET \
        username = excluded.username, \
        games_completed = e.games_completed + 1, \
@@ -204,37 +285,20 @@ const UPSERT_ENTRY: &str = "INSERT INTO leaderboard_entries AS e (board, player_
        difficulty = CASE WHEN excluded.best_score > e.best_score OR (excluded.best_score = e.best_score AND excluded.best_time_ms < e.best_time_ms) THEN excluded.difficulty ELSE e.difficulty END, \
        best_completed_at_ms = CASE WHEN excluded.best_score > e.best_score OR (excluded.best_score = e.best_score AND excluded.best_time_ms < e.best_time_ms) THEN excluded.best_completed_at_ms ELSE e.best_completed_at_ms END, \
        best_time_ms = CASE WHEN excluded.best_score > e.best_score OR (excluded.best_score = e.best_score AND excluded.best_time_ms < e.best_time_ms) THEN excluded.best_time_ms ELSE e.best_time_ms END, \
-       best_score = MAX(e.best_score, excluded.best_score)";
+       best_score = MAX(e.best_score, excluded.best_score)"
+);
 
-/// Adds a delta to one shard of a difficulty's counters (one writer, so shard 0 would do; the
-/// schema is shared with PostgreSQL, where shards spread concurrent writers).
-const ADD_STATS: &str =
-    "INSERT INTO difficulty_stats_shards AS s (difficulty, shard, games_started, \
-       games_completed, games_expired, games_abandoned, total_score, max_score, total_time_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-     ON CONFLICT (difficulty, shard) DO UPDATE SET \
-       games_started = s.games_started + excluded.games_started, \
-       games_completed = s.games_completed + excluded.games_completed, \
-       games_expired = s.games_expired + excluded.games_expired, \
-       games_abandoned = s.games_abandoned + excluded.games_abandoned, \
-       total_score = s.total_score + excluded.total_score, \
-       max_score = MAX(s.max_score, excluded.max_score), \
-       total_time_ms = s.total_time_ms + excluded.total_time_ms";
+async fn run_bookkeeping(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    facts: &Facts<'_>,
+) -> Result<()> {
+    sqlx::query(sql).bind(facts.json()?).execute(conn).await?;
+    Ok(())
+}
 
 async fn add_stats(conn: &mut SqliteConnection, difficulty: &str, d: StatsDelta) -> Result<()> {
-    sqlx::query(ADD_STATS)
-        .bind(difficulty)
-        .bind(pick_shard())
-        .bind(d.started)
-        .bind(d.completed)
-        .bind(d.expired)
-        .bind(d.abandoned)
-        .bind(d.total_score)
-        .bind(d.max_score)
-        .bind(d.time_ms)
-        .execute(conn)
-        .await?;
-    Ok(())
+    run_bookkeeping(conn, ADD_STATS, &Facts::new(difficulty, d)).await
 }
 
 impl SqliteStore {
@@ -301,20 +365,6 @@ impl SqliteStore {
 }
 
 async fn record_completion(conn: &mut SqliteConnection, g: &FinishedGame) -> Result<()> {
-    let player_id = g.player_id.to_string();
-    sqlx::query(
-        "UPDATE players SET games_completed = games_completed + 1, total_score = total_score + ?2, \
-           best_score = MAX(best_score, ?2), best_time_ms = MIN(COALESCE(best_time_ms, ?3), ?3), \
-           perfect_games = perfect_games + ?4, last_played_at_ms = MAX(COALESCE(last_played_at_ms, ?5), ?5) \
-         WHERE id = ?1",
-    )
-    .bind(&player_id)
-    .bind(g.score)
-    .bind(g.time_ms)
-    .bind(i64::from(g.misses == 0))
-    .bind(g.finished_at_ms)
-    .execute(&mut *conn)
-    .await?;
     let delta = StatsDelta {
         completed: 1,
         total_score: g.score,
@@ -322,38 +372,19 @@ async fn record_completion(conn: &mut SqliteConnection, g: &FinishedGame) -> Res
         time_ms: g.time_ms,
         ..Default::default()
     };
-    add_stats(conn, g.difficulty.as_str(), delta).await?;
-    for board in boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms) {
-        let key = board.key();
-        // One writer task: nothing can insert between this check and the upsert.
-        let existed =
-            sqlx::query("SELECT 1 FROM leaderboard_entries WHERE board = ?1 AND player_id = ?2")
-                .bind(&key)
-                .bind(&player_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some();
-        sqlx::query(UPSERT_ENTRY)
-            .bind(&key)
-            .bind(&player_id)
-            .bind(&g.username)
-            .bind(g.difficulty.as_str())
-            .bind(g.score)
-            .bind(g.time_ms)
-            .bind(g.finished_at_ms)
-            .execute(&mut *conn)
-            .await?;
-        if !existed {
-            sqlx::query(
-                "INSERT INTO leaderboard_sizes (board, players) VALUES (?1, 1) \
-                 ON CONFLICT (board) DO UPDATE SET players = players + 1",
-            )
-            .bind(&key)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
+    let facts = Facts {
+        player: g.player_id.to_string(),
+        username: &g.username,
+        score: g.score,
+        perfect: i64::from(g.misses == 0),
+        at_ms: g.finished_at_ms,
+        boards: boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms)
+            .iter()
+            .map(Board::key)
+            .collect(),
+        ..Facts::new(g.difficulty.as_str(), delta)
+    };
+    run_bookkeeping(conn, COMPLETION_BOOKKEEPING, &facts).await
 }
 
 #[async_trait]
@@ -489,15 +520,13 @@ impl Store for SqliteStore {
                     if inserted == 0 {
                         return Ok(false);
                     }
-                    sqlx::query(
-                        "UPDATE players SET games_started = games_started + 1, \
-                           last_played_at_ms = MAX(COALESCE(last_played_at_ms, ?2), ?2) WHERE id = ?1",
-                    )
-                    .bind(g.player_id.to_string())
-                    .bind(g.started_at_ms)
-                    .execute(&mut *conn)
-                    .await?;
-                    add_stats(conn, g.difficulty.as_str(), StatsDelta { started: 1, ..Default::default() }).await?;
+                    let started = StatsDelta { started: 1, ..Default::default() };
+                    let facts = Facts {
+                        player: g.player_id.to_string(),
+                        at_ms: g.started_at_ms,
+                        ..Facts::new(g.difficulty.as_str(), started)
+                    };
+                    run_bookkeeping(conn, START_BOOKKEEPING, &facts).await?;
                     Ok(true)
                 })
             }),
