@@ -186,6 +186,13 @@ pub struct BoardRow {
     pub last_completed_at_ms: i64,
 }
 
+/// A player's row on a board and how many players the board has, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranked {
+    pub row: BoardRow,
+    pub board_players: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DifficultyStats {
     pub difficulty: Difficulty,
@@ -282,8 +289,9 @@ pub trait Store: Send + Sync + 'static {
     async fn board_size(&self, board: &Board) -> Result<i64>;
 
     /// The player's row on the board, with its rank: one plus the players with a better score
-    /// (summed from per-score counts) and the ties ahead, so it costs the same at any rank.
-    async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<BoardRow>>;
+    /// (summed from per-score counts) and the ties ahead, so it costs the same at any rank; and
+    /// the board's size, read in the same statement.
+    async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<Ranked>>;
 
     async fn stats(&self) -> Result<GlobalStats>;
 

@@ -11,7 +11,7 @@ use crate::observe::observe;
 use crate::rows;
 use crate::{
     boards_for, pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord,
-    GlobalStats, NewGameRecord, Player, PoolOptions, Result, ScoreRow, StatsDelta, Store,
+    GlobalStats, NewGameRecord, Player, PoolOptions, Ranked, Result, ScoreRow, StatsDelta, Store,
     StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
@@ -172,7 +172,8 @@ pub const BOARD_BEHIND: &str = concat!(
      ORDER BY t.best_score DESC, t.best_time_ms ASC, t.best_completed_at_ms ASC, t.player_id ASC LIMIT ?6"
 );
 
-/// A player's row on a board with its rank, in one statement (one snapshot): (board, player).
+/// A player's row on a board with its rank and the board's size, in one statement (one snapshot):
+/// (board, player).
 /// The players with a better score are summed from the per-score counts the triggers keep, the
 /// ties ahead are counted on the index from the row back, so it costs O(distinct scores + ties)
 /// at any rank. Public so a test can check its plan never walks the rows ahead.
@@ -182,7 +183,8 @@ pub const BOARD_RANK: &str = concat!(
            WHERE c.board = ?1 AND c.best_score > me.best_score), 0) \
        + (SELECT COUNT(*) FROM leaderboard_entries e WHERE e.board = ?1 AND e.best_score = me.best_score \
            AND (e.best_time_ms, e.best_completed_at_ms, e.player_id) \
-             < (me.best_time_ms, me.best_completed_at_ms, me.player_id)) AS rank \
+             < (me.best_time_ms, me.best_completed_at_ms, me.player_id)) AS rank, \
+       COALESCE((SELECT z.players FROM leaderboard_sizes z WHERE z.board = ?1), 0) AS board_players \
      FROM leaderboard_entries me WHERE me.board = ?1 AND me.player_id = ?2"
 );
 
@@ -709,7 +711,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<BoardRow>> {
+    async fn rank(&self, board: &Board, player_id: Uuid) -> Result<Option<Ranked>> {
         observe("rank", async {
             let Some(row) = sqlx::query(BOARD_RANK)
                 .bind(board.key())
@@ -719,7 +721,10 @@ impl Store for SqliteStore {
             else {
                 return Ok(None);
             };
-            Ok(Some(rows::board_row(&row, row.try_get("rank")?)?))
+            Ok(Some(Ranked {
+                row: rows::board_row(&row, row.try_get("rank")?)?,
+                board_players: row.try_get("board_players")?,
+            }))
         })
         .await
     }

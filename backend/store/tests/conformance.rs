@@ -363,7 +363,8 @@ async fn boards_rank_by_best_score_then_time_then_completion() {
             .rank(&all, late.id)
             .await
             .expect("rank")
-            .expect("ranked");
+            .expect("ranked")
+            .row;
         assert_eq!(r.rank, 3, "{name}");
         let around = store.leaderboard_range(&all, 2, 4).await.expect("range");
         assert_eq!(
@@ -913,14 +914,17 @@ async fn assert_ranks_are_full_counts(e: &Engine, board: &Board) -> Vec<BoardRow
         .await
         .expect("range");
     let label = format!("{} {}", e.name, board.key());
+    let size = store.board_size(board).await.expect("size");
     for row in &whole {
         let ahead = whole.iter().filter(|o| standing(o) < standing(row)).count() as i64;
         assert_eq!(row.rank, ahead + 1, "{label}: {}", row.username);
-        let ranked = store
+        let both = store
             .rank(board, row.player_id)
             .await
             .expect("rank")
             .expect("ranked");
+        assert_eq!(both.board_players, size, "{label}: the board's size");
+        let ranked = both.row;
         assert_eq!(&ranked, row, "{label}");
         for context in [0_i64, 2] {
             let walked = store
@@ -1182,7 +1186,8 @@ async fn writes_that_bypass_the_store_keep_the_counts_exact() {
             .rank(&all, legacy_id)
             .await
             .expect("rank")
-            .expect("ranked");
+            .expect("ranked")
+            .row;
         assert_eq!(r.rank, 4, "{}: behind the two earlier 200s", e.name);
         execute_raw(&e, legacy_upsert(250, T0 + 20)).await;
         assert_counts_exact(&e, "an improvement by the previous release").await;
@@ -1193,7 +1198,8 @@ async fn writes_that_bypass_the_store_keep_the_counts_exact() {
             .rank(&all, legacy_id)
             .await
             .expect("rank")
-            .expect("ranked");
+            .expect("ranked")
+            .row;
         assert_eq!((r.rank, r.best_score), (2, 250), "{}", e.name);
 
         // Hand edits: a lower score, a row moved to another board, a row deleted, a player
@@ -1512,7 +1518,8 @@ async fn a_rank_reads_the_score_counts_and_its_ties_never_the_rows_ahead() {
         .rank(&all, last)
         .await
         .expect("rank")
-        .expect("ranked");
+        .expect("ranked")
+        .row;
     assert_eq!(ranked.rank, 20_000);
     let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF, SUMMARY OFF) {}",

@@ -194,16 +194,13 @@ impl Boards {
             .await?
             .ok_or(AppError::PlayerNotFound)?;
         let (board, _) = self.board_for(q)?;
-        let row = self
+        let ranked = self
             .db
             .call(self.db.store.rank(&board, player.id))
             .await?
             .ok_or(AppError::NotRanked)?;
-        let total_players = self
-            .db
-            .call(self.db.store.board_size(&board))
-            .await?
-            .max(row.rank);
+        let row = ranked.row;
+        let total_players = ranked.board_players.max(row.rank);
         let around = self
             .db
             .call(self.db.store.leaderboard_around(&board, &row, context))
@@ -248,7 +245,7 @@ impl Boards {
             .db
             .call(self.db.store.rank(&global, player.id))
             .await?
-            .map(|r| r.rank);
+            .map(|r| r.row.rank);
         Ok(PlayerRecord {
             player,
             games,

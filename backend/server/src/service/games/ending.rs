@@ -199,15 +199,14 @@ impl Games {
     }
 
     async fn rank_on(&self, board: Board, player: Uuid) -> Option<Rank> {
-        let row = self
+        let ranked = self
             .db
             .call(self.db.store.rank(&board, player))
             .await
             .ok()??;
-        let total = self.db.call(self.db.store.board_size(&board)).await.ok()?;
         Some(Rank {
-            position: row.rank,
-            total_players: total,
+            position: ranked.row.rank,
+            total_players: ranked.board_players,
             board,
         })
     }
