@@ -84,18 +84,46 @@ async fn commit_group(
     pool: &SqlitePool,
     group: &mut [Box<dyn Job>],
 ) -> std::result::Result<(), String> {
-    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let outcome = run_group(&mut conn, group).await;
+    if outcome.is_err() {
+        // The next group starts outside any transaction (an error when none is open is harmless).
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+    }
+    outcome
+}
+
+/// The transaction and savepoint statements go in lists, each with the next: one trip to the
+/// connection's worker thread between two writes instead of two (sqlx's own transactions send
+/// each statement alone). Every list either completes or leaves the transaction to the rollback.
+async fn run_group(
+    conn: &mut SqliteConnection,
+    group: &mut [Box<dyn Job>],
+) -> std::result::Result<(), String> {
+    let mut opening = "BEGIN; SAVEPOINT write";
+    let mut succeeded = true;
     for job in group.iter_mut() {
-        let mut savepoint = sqlx::Acquire::begin(&mut tx)
+        sqlx::raw_sql(opening)
+            .execute(&mut *conn)
             .await
             .map_err(|e| e.to_string())?;
-        if job.run(&mut savepoint).await {
-            savepoint.commit().await.map_err(|e| e.to_string())?;
+        succeeded = job.run(conn).await;
+        opening = if succeeded {
+            "RELEASE write; SAVEPOINT write"
         } else {
-            savepoint.rollback().await.map_err(|e| e.to_string())?;
-        }
+            "ROLLBACK TO write; RELEASE write; SAVEPOINT write"
+        };
     }
-    tx.commit().await.map_err(|e| e.to_string())
+    let closing = if succeeded {
+        "RELEASE write; COMMIT"
+    } else {
+        "ROLLBACK TO write; RELEASE write; COMMIT"
+    };
+    sqlx::raw_sql(closing)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 async fn writer_task(pool: SqlitePool, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
