@@ -351,6 +351,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
+            // Each write's savepoint journals the pages it changes; in memory, not in a temp file
+            // (durability is the WAL's, which this does not touch).
+            .pragma("temp_store", "memory")
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
