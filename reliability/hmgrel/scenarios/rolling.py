@@ -37,6 +37,19 @@ def schema_version(db) -> int:
     return int(db.sql("SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success") or 0)
 
 
+# Board rows whose per-score count differs from a fresh count of the rows (empty when the counts are exact).
+STALE_COUNTS = """SELECT coalesce(f.board, c.board) AS board, coalesce(f.best_score, c.best_score) AS best_score,
+       coalesce(f.n, 0) AS rows, coalesce(c.players, 0) AS counted
+  FROM (SELECT board, best_score, count(*) AS n FROM leaderboard_entries GROUP BY board, best_score) f
+  FULL JOIN leaderboard_score_counts c ON c.board = f.board AND c.best_score = f.best_score
+ WHERE coalesce(f.n, 0) <> coalesce(c.players, 0)"""
+
+
+def board_row_writes(db) -> int:
+    """Every completion adds one to `games_completed` of each of its board rows."""
+    return int(db.sql("SELECT coalesce(sum(games_completed), 0) FROM leaderboard_entries") or 0)
+
+
 def revision(b: Backend) -> str:
     status, body = http_get(b.url + "/metrics", 3)
     m = re.search(r'^build_info\{([^}]*)\}', body.decode(errors="replace"), re.M) if status == 200 else None
@@ -94,6 +107,7 @@ def run(quick: bool, mode: str = "surge") -> Report:
             waits.clear()
 
         marks: dict[str, float] = {}
+        writes: dict[str, int] = {}
 
         async def script() -> None:
             marks["baseline"] = rec.mark("baseline")
@@ -106,6 +120,7 @@ def run(quick: bool, mode: str = "surge") -> Report:
             await asyncio.sleep(steady)
             marks["rollback"] = rec.mark("rollback")
             await replace_all(prev_bin, "rollback")
+            writes["after_rollback"] = board_row_writes(db)
             schema["after_rollback"] = schema_version(db)
             revisions["after_rollback"] = sorted({revision(b) for b in live})
             marks["after"] = rec.mark("after")
@@ -113,6 +128,7 @@ def run(quick: bool, mode: str = "surge") -> Report:
             marks["end"] = rec.mark("end")
 
         drive(px.url, rec, load, script)
+        writes["end"] = board_row_writes(db)
 
         rep.figure("mode", mode)
         rep.figure("schema_versions", schema)
@@ -124,6 +140,16 @@ def run(quick: bool, mode: str = "surge") -> Report:
             rep.expect("the new release migrated the schema forward", schema["new"] > schema["previous"], schema)
             rep.expect("the previous release served against the newer schema after the rollback",
                        schema["after_rollback"] == schema["new"], schema)
+            if db.sql("SELECT to_regclass('leaderboard_score_counts') IS NOT NULL") == "t":
+                # Expand/contract: the previous release knows nothing of the counts, the triggers keep them
+                # under its writes, so the release after it can trust them.
+                by_previous = writes["end"] - writes["after_rollback"]
+                rep.figure("board_row_writes_by_the_previous_release_alone", by_previous)
+                rep.expect("the previous release alone completed games on the boards after the rollback",
+                           by_previous > 0, by_previous)
+                stale = db.rows(STALE_COUNTS)
+                rep.expect("the per-score rank counts equal a fresh count of the board rows after the rollback",
+                           not stale, stale[:5] or "every board and score")
         windows = [("before", marks["baseline"], marks["rollout"]), ("rollout", marks["rollout"], marks["steady"]),
                    ("between", marks["steady"], marks["rollback"]), ("rollback", marks["rollback"], marks["after"]),
                    ("after", marks["after"], marks["end"])]
