@@ -52,20 +52,42 @@ fn main() {
     fs::write(out_dir.join("frontend_assets.rs"), code).expect("write the asset table");
 
     println!("cargo:rerun-if-env-changed=SOURCE_REVISION");
-    let revision = env::var("SOURCE_REVISION")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            std::process::Command::new("git")
-                .args(["rev-parse", "--short=12", "HEAD"])
-                .current_dir(&manifest)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        });
+    let revision = match env::var("SOURCE_REVISION").ok().filter(|s| !s.is_empty()) {
+        Some(r) => Some(r),
+        None => {
+            watch_git_head(&manifest);
+            git(&manifest, &["rev-parse", "--short=12", "HEAD"])
+        }
+    };
     println!(
         "cargo:rustc-env=HMG_REVISION={}",
         revision.unwrap_or_else(|| "unknown".into())
     );
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// Reruns this script when the checked-out commit moves. Once any `rerun-if-changed` is printed
+/// cargo watches only the named paths, so without these a commit that changes no embedded file
+/// kept the previous revision in `build_info`. Only paths that exist: a missing one reruns always.
+fn watch_git_head(dir: &Path) {
+    let mut names = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    names.extend(git(dir, &["symbolic-ref", "-q", "HEAD"]));
+    for name in names {
+        let path = git(
+            dir,
+            &["rev-parse", "--path-format=absolute", "--git-path", &name],
+        );
+        if let Some(path) = path.filter(|p| Path::new(p).exists()) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
 }
