@@ -101,6 +101,42 @@ pub struct FinishedGame {
 }
 
 impl FinishedGame {
+    /// The change this end makes to its difficulty's counters.
+    pub(crate) fn stats_delta(&self) -> StatsDelta {
+        match self.status {
+            FinalStatus::Completed => StatsDelta {
+                completed: 1,
+                total_score: self.score,
+                max_score: self.score,
+                time_ms: self.time_ms,
+                ..Default::default()
+            },
+            FinalStatus::Expired => StatsDelta {
+                expired: 1,
+                ..Default::default()
+            },
+            FinalStatus::Abandoned => StatsDelta {
+                abandoned: 1,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The keys of the boards a completed game goes on, sorted (so concurrent writers lock their
+    /// rows in one order); none for a game that did not complete.
+    pub(crate) fn board_keys(&self) -> Vec<String> {
+        if self.status != FinalStatus::Completed {
+            return Vec::new();
+        }
+        let mut keys: Vec<String> =
+            boards_for(self.difficulty, self.daily.as_deref(), self.finished_at_ms)
+                .iter()
+                .map(Board::key)
+                .collect();
+        keys.sort();
+        keys
+    }
+
     /// `games.result` as both engines store it.
     pub(crate) fn result_json(&self) -> Result<Option<String>> {
         self.result

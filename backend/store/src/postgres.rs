@@ -3,9 +3,8 @@
 use crate::observe::observe;
 use crate::rows;
 use crate::{
-    boards_for, pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord,
-    GlobalStats, NewGameRecord, Player, PoolOptions, Ranked, Result, ScoreRow, StatsDelta, Store,
-    StoreError, STATS_TOTALS,
+    pick_shard, Board, BoardRow, Engine, FinishedGame, GameRecord, GlobalStats, NewGameRecord,
+    Player, PoolOptions, Ranked, Result, ScoreRow, StatsDelta, Store, StoreError, STATS_TOTALS,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -187,8 +186,11 @@ const FINISH_GAME: &str = concat!(
      SELECT (SELECT COUNT(*) FROM g), (SELECT COUNT(*) FROM p), (SELECT COUNT(*) FROM s), (SELECT COUNT(*) FROM z)"
 );
 
-async fn add_stats(conn: &mut sqlx::PgConnection, difficulty: &str, d: StatsDelta) -> Result<()> {
-    sqlx::query(ADD_STATS)
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds a difficulty, a shard and the delta, in the order of [`ADD_STATS`] and [`FINISH_GAME`].
+fn bind_stats<'q>(query: PgQuery<'q>, difficulty: &'q str, d: StatsDelta) -> PgQuery<'q> {
+    query
         .bind(difficulty)
         .bind(pick_shard())
         .bind(d.started)
@@ -198,6 +200,10 @@ async fn add_stats(conn: &mut sqlx::PgConnection, difficulty: &str, d: StatsDelt
         .bind(d.total_score)
         .bind(d.max_score as i32)
         .bind(d.time_ms)
+}
+
+async fn add_stats(conn: &mut sqlx::PgConnection, difficulty: &str, d: StatsDelta) -> Result<()> {
+    bind_stats(sqlx::query(ADD_STATS), difficulty, d)
         .execute(conn)
         .await?;
     Ok(())
@@ -466,34 +472,7 @@ impl Store for PgStore {
 
     async fn finish_game(&self, g: &FinishedGame) -> Result<bool> {
         observe("finish_game", async {
-            let completed = g.status == FinalStatus::Completed;
-            let d = match g.status {
-                FinalStatus::Completed => StatsDelta {
-                    completed: 1,
-                    total_score: g.score,
-                    max_score: g.score,
-                    time_ms: g.time_ms,
-                    ..Default::default()
-                },
-                FinalStatus::Expired => StatsDelta {
-                    expired: 1,
-                    ..Default::default()
-                },
-                FinalStatus::Abandoned => StatsDelta {
-                    abandoned: 1,
-                    ..Default::default()
-                },
-            };
-            let mut boards: Vec<String> = if completed {
-                boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms)
-                    .iter()
-                    .map(Board::key)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            boards.sort();
-            let updated: i64 = sqlx::query_scalar(FINISH_GAME)
+            let query = sqlx::query(FINISH_GAME)
                 .bind(g.id)
                 .bind(g.status.as_str())
                 .bind(g.score as i32)
@@ -504,20 +483,13 @@ impl Store for PgStore {
                 .bind(g.finished_at_ms)
                 .bind(g.result_json()?)
                 .bind(g.pauses as i32)
-                .bind(i64::from(g.misses == 0))
-                .bind(g.difficulty.as_str())
-                .bind(pick_shard())
-                .bind(d.started)
-                .bind(d.completed)
-                .bind(d.expired)
-                .bind(d.abandoned)
-                .bind(d.total_score)
-                .bind(d.max_score as i32)
-                .bind(d.time_ms)
+                .bind(i64::from(g.misses == 0));
+            let updated: i64 = bind_stats(query, g.difficulty.as_str(), g.stats_delta())
                 .bind(&g.username)
-                .bind(&boards)
+                .bind(g.board_keys())
                 .fetch_one(&self.pool())
-                .await?;
+                .await?
+                .try_get(0)?;
             Ok(updated == 1)
         })
         .await

@@ -10,9 +10,9 @@
 use crate::observe::observe;
 use crate::rows;
 use crate::{
-    boards_for, pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord,
-    GlobalStats, NewGameRecord, Player, PoolOptions, Ranked, Result, ScoreRow, StatsDelta, Store,
-    StoreError, STATS_TOTALS,
+    pick_shard, Board, BoardRow, Engine, FinalStatus, FinishedGame, GameRecord, GlobalStats,
+    NewGameRecord, Player, PoolOptions, Ranked, Result, ScoreRow, StatsDelta, Store, StoreError,
+    STATS_TOTALS,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -398,24 +398,14 @@ impl SqliteStore {
 }
 
 async fn record_completion(conn: &mut SqliteConnection, g: &FinishedGame) -> Result<()> {
-    let delta = StatsDelta {
-        completed: 1,
-        total_score: g.score,
-        max_score: g.score,
-        time_ms: g.time_ms,
-        ..Default::default()
-    };
     let facts = Facts {
         player: g.player_id.to_string(),
         username: &g.username,
         score: g.score,
         perfect: i64::from(g.misses == 0),
         at_ms: g.finished_at_ms,
-        boards: boards_for(g.difficulty, g.daily.as_deref(), g.finished_at_ms)
-            .iter()
-            .map(Board::key)
-            .collect(),
-        ..Facts::new(g.difficulty.as_str(), delta)
+        boards: g.board_keys(),
+        ..Facts::new(g.difficulty.as_str(), g.stats_delta())
     };
     run_bookkeeping(conn, COMPLETION_BOOKKEEPING, &facts).await
 }
@@ -595,11 +585,8 @@ impl Store for SqliteStore {
                     }
                     match g.status {
                         FinalStatus::Completed => record_completion(conn, &g).await?,
-                        FinalStatus::Expired => {
-                            add_stats(conn, g.difficulty.as_str(), StatsDelta { expired: 1, ..Default::default() }).await?
-                        }
-                        FinalStatus::Abandoned => {
-                            add_stats(conn, g.difficulty.as_str(), StatsDelta { abandoned: 1, ..Default::default() }).await?
+                        FinalStatus::Expired | FinalStatus::Abandoned => {
+                            add_stats(conn, g.difficulty.as_str(), g.stats_delta()).await?
                         }
                     }
                     Ok(true)
