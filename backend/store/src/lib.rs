@@ -9,7 +9,7 @@ mod observe;
 pub mod postgres;
 mod results;
 mod rows;
-mod score_counts;
+pub mod score_counts;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -857,6 +857,26 @@ async fn a_result_stored_before_versioning_is_read_and_an_unreadable_one_is_an_e
     }
 }
 
+/// Runs `sql` on the engine's database directly, past the store.
+async fn exec_raw(e: &Engine, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if e.name == "postgres" {
+        let mut conn = sqlx::PgConnection::connect(&e.url).await.expect("connect");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("raw write");
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&e.url)
+            .await
+            .expect("connect");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("raw write");
+    }
+}
+
 /// `(text, integer, integer)` rows read on the engine's database directly.
 async fn fetch_raw(e: &Engine, sql: &str) -> Vec<(String, i64, i64)> {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
@@ -1318,6 +1338,15 @@ async fn the_counts_migration_backfills_a_board_written_before_it() {
             T0,
         )
         .await;
+        exec_raw(
+            &e,
+            "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, \
+               best_time_ms, best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+             SELECT 'gone:*', player_id, username, difficulty, best_score, best_time_ms, \
+               best_completed_at_ms, games_completed, total_score, last_completed_at_ms \
+             FROM leaderboard_entries WHERE board = 'all:*'",
+        )
+        .await;
         let before = fetch_raw(
             &e,
             "SELECT board, CAST(best_score AS BIGINT), CAST(COUNT(*) AS BIGINT) \
@@ -1363,6 +1392,9 @@ async fn the_counts_migration_backfills_a_board_written_before_it() {
             T0,
         )
         .await;
+        // A board whose every row goes after migration 6: the triggers leave it negative counts and no
+        // rows, so the backfill must find it from its counts.
+        exec_raw(&e, "DELETE FROM leaderboard_entries WHERE board = 'gone:*'").await;
         if e.name == "postgres" {
             let kept = fetch_raw(
                 &e,
@@ -1480,30 +1512,7 @@ async fn a_rank_reads_the_score_counts_and_its_ties_never_the_rows_ahead() {
 
     let Some(pg) = postgres().await else { return };
     let mut c = sqlx::PgConnection::connect(&pg.url).await.expect("connect");
-    // 20,000 players on one board (314 scores, about 64 players each) and 30 smaller boards, so
-    // the counts table is much bigger than one board's scores.
-    sqlx::query(
-        "INSERT INTO players (id, username, username_key, created_at_ms) \
-         SELECT md5(i::text)::uuid, 'p' || i, 'p' || i, 0 FROM generate_series(1, 20000) i",
-    )
-    .execute(&mut c)
-    .await
-    .expect("players");
-    sqlx::query(
-        "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, best_time_ms, \
-           best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
-         SELECT 'all:*', md5(i::text)::uuid, 'p' || i, 'easy', i % 314, 1000 + i % 777, i, 1, i % 314, i \
-         FROM generate_series(1, 20000) i \
-         UNION ALL SELECT 'week:2026-W' || (i % 30) || ':*', md5(i::text)::uuid, 'p' || i, 'easy', i % 314, \
-           1000, i, 1, i % 314, i FROM generate_series(1, 9420) i",
-    )
-    .execute(&mut c)
-    .await
-    .expect("entries");
-    sqlx::query("ANALYZE")
-        .execute(&mut c)
-        .await
-        .expect("analyze");
+    seed_big_board(&mut c).await;
     assert_counts_exact(&pg, "after 29,420 inserted rows").await;
     let last: Uuid = sqlx::query_scalar(
         "SELECT player_id FROM leaderboard_entries WHERE board = 'all:*' \
@@ -1539,6 +1548,76 @@ async fn a_rank_reads_the_score_counts_and_its_ties_never_the_rows_ahead() {
     assert!(entries <= 1 + 62, "read {entries} entries: {text:#?}");
     assert!(counts <= 313, "read {counts} counts: {text:#?}");
     assert!(entries > 0 && counts > 0, "{text:#?}");
+    drop_engine(pg).await;
+}
+
+/// 20,000 players on one board (314 scores, about 64 players each) and 30 smaller boards of 314
+/// rows, so the counts table is much bigger than one board's scores, and one board is most of the
+/// table.
+async fn seed_big_board(c: &mut sqlx::PgConnection) {
+    sqlx::query(
+        "INSERT INTO players (id, username, username_key, created_at_ms) \
+         SELECT md5(i::text)::uuid, 'p' || i, 'p' || i, 0 FROM generate_series(1, 20000) i",
+    )
+    .execute(&mut *c)
+    .await
+    .expect("players");
+    sqlx::query(
+        "INSERT INTO leaderboard_entries (board, player_id, username, difficulty, best_score, best_time_ms, \
+           best_completed_at_ms, games_completed, total_score, last_completed_at_ms) \
+         SELECT 'all:*', md5(i::text)::uuid, 'p' || i, 'easy', i % 314, 1000 + i % 777, i, 1, i % 314, i \
+         FROM generate_series(1, 20000) i \
+         UNION ALL SELECT 'week:2026-W' || (i % 30) || ':*', md5(i::text)::uuid, 'p' || i, 'easy', i % 314, \
+           1000, i, 1, i % 314, i FROM generate_series(1, 9420) i",
+    )
+    .execute(&mut *c)
+    .await
+    .expect("entries");
+    sqlx::query("ANALYZE")
+        .execute(&mut *c)
+        .await
+        .expect("analyze");
+}
+
+/// The counts' backfill reads one board's stretch of the board index in one backend, whatever the
+/// board's share of the table: no parallel workers, no other board's rows (a parallel count of the
+/// whole table can take every core of a small database host from the release still serving).
+#[tokio::test]
+async fn the_backfill_counts_one_board_at_a_time_through_its_index() {
+    let Some(pg) = postgres().await else { return };
+    let mut c = sqlx::PgConnection::connect(&pg.url).await.expect("connect");
+    seed_big_board(&mut c).await;
+    // A planner that would rather go parallel than not, as it would on a big table.
+    sqlx::raw_sql(
+        "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; \
+         SET min_parallel_table_scan_size = 0; SET min_parallel_index_scan_size = 0",
+    )
+    .execute(&mut c)
+    .await
+    .expect("planner settings");
+    for (board, rows) in [("all:*", 20_000), ("week:2026-W7:*", 314)] {
+        let mut tx = c.begin().await.expect("begin");
+        sqlx::raw_sql(humor_store::score_counts::ONE_BOARD_AT_A_TIME)
+            .execute(&mut *tx)
+            .await
+            .expect("settings");
+        let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF, SUMMARY OFF) {}",
+            humor_store::score_counts::BOARD_MISSING
+        )))
+        .bind(board)
+        .fetch_all(&mut *tx)
+        .await
+        .expect("plan");
+        tx.rollback().await.expect("rollback");
+        let text: Vec<String> = plan.into_iter().map(|r| r.0).collect();
+        assert!(!text.iter().any(|l| l.contains("Gather")), "{text:#?}");
+        assert_eq!(
+            rows_read(&text, "leaderboard_entries"),
+            rows,
+            "{board}: {text:#?}"
+        );
+    }
     drop_engine(pg).await;
 }
 

@@ -123,7 +123,7 @@ def run(quick: bool) -> Report:
             old = st.new_backend(prev, label=f"prev-db{n}").start()
             lg = subprocess.Popen(["taskset", "-c", DRIVER_CPUS, os.environ["HMG_LOADGEN"], "--url", old.url,
                                    "--mode", "games", "--rate", "5", "--concurrency", "8", "--duration", "30",
-                                   "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                   "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             time.sleep(3)
             b = st.new_backend(label=f"db{n}")
             try:
@@ -133,7 +133,10 @@ def run(quick: bool) -> Report:
                            str(e))
                 lg.kill()
                 raise
-            during = json.loads(lg.communicate(timeout=120)[0].strip().splitlines()[-1])
+            lg_out, lg_err = lg.communicate(timeout=120)
+            during = json.loads(lg_out.strip().splitlines()[-1])
+            # What the failed requests got, so a failure names its cause.
+            during_failures = [line for line in lg_err.splitlines() if "failed" in line][:5]
             old.close()
             upgraded = db.sql("SELECT max(version) FROM _sqlx_migrations WHERE success")
             rep.figure(f"upgrade on {n:,} games", {
@@ -145,7 +148,7 @@ def run(quick: bool) -> Report:
             rep.expect(f"{n:,} games: the new release is ready within 60 s, pending migrations applied",
                        b.ready_seconds < 60, round(b.ready_seconds, 2))
             rep.expect(f"{n:,} games: the previous release kept serving games while it migrated",
-                       during["errors"] == 0, during["errors"])
+                       during["errors"] == 0, {"errors": during["errors"], "first": during_failures})
             verify_seeded(rep, db, b.url, f"{n:,} games")
             names = {"top": board_players(db, "top"), "median": board_players(db, "median")}
             per = {}
