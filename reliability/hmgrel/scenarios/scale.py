@@ -102,6 +102,7 @@ def run(quick: bool) -> Report:
         sizes.append(top_size)
     seconds = 5 if quick else 10
     latency: dict[str, dict] = {}
+    closed: dict[str, dict] = {}
     with Stack("scale", binary) as st:
         st.start_redis(6370)
         for n in sizes:
@@ -165,6 +166,14 @@ def run(quick: bool) -> Report:
                 "max_ms": out["latency_ms"]["max"], "errors": out["errors"], "requests": out["requests"]}
             latency[f"{n:,}"] = per
             rep.figure(f"read latency at {n:,} games (open loop)", per)
+            # Whole games as fast as 32 players go, on this one replica: every completion ranks its player, so
+            # this is where a cost that grows with the board shows.
+            out = loadgen(b.url, mode="games", seconds=seconds * 2, concurrency=32)
+            closed[f"{n:,}"] = {"games_per_s": round(out["games_per_second"], 1), "p50_ms": out["latency_ms"]["p50"],
+                                "p99_ms": out["latency_ms"]["p99"], "errors": out["errors"]}
+            rep.figure(f"closed loop at {n:,} games (32 players, one replica)", closed[f"{n:,}"])
+            rep.expect(f"{n:,} games: whole games as fast as they go without an error", out["errors"] == 0,
+                       closed[f"{n:,}"])
             rep.expect(f"{n:,} games: no read failed", all(v["errors"] == 0 for v in per.values()),
                        {k: v["errors"] for k, v in per.items() if v["errors"]})
             last_db, last_backend = db, b
@@ -175,6 +184,10 @@ def run(quick: bool) -> Report:
                      if big[k]["p99_ms"] > max(3 * small[k]["p99_ms"], small[k]["p99_ms"] + 10)}
             rep.expect(f"p99 flat from {sizes[0]:,} to {n:,} games (within 3x or +10 ms) for the top-N reads and "
                        "statistics", not grown, grown or "")
+            first, now = closed[f"{sizes[0]:,}"]["games_per_s"], closed[f"{n:,}"]["games_per_s"]
+            rep.expect(f"whole games/s at {n:,} games within 20% of {sizes[0]:,} games (closed loop, one replica)",
+                       now >= 0.8 * first, {f"{sizes[0]:,}": first, f"{n:,}": now,
+                                            "ratio": round(now / first, 3) if first else None})
 
         # Exec to ready, against the largest database (migrations already applied).
         last_backend.close()
