@@ -8,6 +8,7 @@ use humor_game::scoring::{self, Achievement, Performance, ScoreBreakdown};
 use humor_game::{CardState, Difficulty, Game, GameStatus};
 use humor_store::{ResultOwner, ResultRecord};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -76,9 +77,11 @@ pub enum CardStateView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FaceView {
-    pub emoji: String,
-    pub name: String,
-    pub category: String,
+    // The faces are a static table: a view borrows it instead of copying three strings per card
+    // into every answer.
+    pub emoji: Cow<'static, str>,
+    pub name: Cow<'static, str>,
+    pub category: Cow<'static, str>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -129,9 +132,9 @@ pub struct GameView {
 pub fn face_view(card: &humor_game::Card) -> FaceView {
     let f = card.face();
     FaceView {
-        emoji: f.emoji.to_string(),
-        name: f.name.to_string(),
-        category: f.category.to_string(),
+        emoji: Cow::Borrowed(f.emoji),
+        name: Cow::Borrowed(f.name),
+        category: Cow::Borrowed(f.category),
     }
 }
 
