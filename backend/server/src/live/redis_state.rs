@@ -250,8 +250,13 @@ fn decode(version: Option<u64>, json: Option<String>) -> Result<Option<Versioned
     }
 }
 
-fn encode(game: &Game) -> Result<String, LiveError> {
-    serde_json::to_string(game).map_err(|e| LiveError::corrupt_by("", e))
+/// A live game's JSON is 1-2 KB: written into room for it, not grown from 128 bytes.
+const GAME_ROOM: usize = 2048;
+
+fn encode(game: &Game) -> Result<Vec<u8>, LiveError> {
+    let mut buf = Vec::with_capacity(GAME_ROOM);
+    serde_json::to_writer(&mut buf, game).map_err(|e| LiveError::corrupt_by("", e))?;
+    Ok(buf)
 }
 
 fn now_ms() -> i64 {
